@@ -1,0 +1,46 @@
+# One entry point per task. Every target creates the virtual environment first,
+# so `make demo` and `make test` work on a fresh clone (Debian, Python 3.11).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test check lint typecheck unit e2e editors test-vscode bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,editors]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job on the embedded default: a scripted refactor streamed live.
+demo: $(STAMP)
+	$(BIN)/responses-lsp demo
+
+## The whole test suite: lint, strict types, unit + e2e + real editors.
+test: check
+	$(BIN)/pytest -q
+
+check: lint typecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check server tests bench
+	$(BIN)/ruff format --check server tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,358 @@
+"""The Responses API client: one pooled httpx client, SSE streaming, compaction, retries.
+
+`ResponsesClient.stream()` yields parsed events; when an attempt fails with a retryable
+error it yields a `RetryScheduled` notice (so the edit engine can reset its region and the
+progress can say "retrying in N s"), sleeps, and streams the request again from scratch.
+Status and content type are checked before any event is read (httpx-sse would otherwise
+hide HTTP errors). A stall longer than the idle timeout and an EOF before
+`response.completed` are errors. Cancelling the consuming task closes the connection at
+once (the response is closed in `finally`). The API key lives only in the request header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from responses_lsp import __version__
+from responses_lsp.api import retry
+from responses_lsp.api.events import (
+    CompactedResponse,
+    ErrorEvent,
+    Response,
+    ResponseCompleted,
+    ResponseFailedEvent,
+    ResponseIncompleteEvent,
+    parse_event,
+)
+from responses_lsp.api.requests import CompactRequest, ResponseRequest
+from responses_lsp.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    ContextLengthExceeded,
+    MissingApiKey,
+    ResponseFailed,
+    ResponseIncomplete,
+    StreamClosedEarly,
+    StreamIdleTimeout,
+    UnexpectedContentType,
+    status_error,
+)
+from responses_lsp.redaction import register_secret
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+WRITE_TIMEOUT = 30.0
+_KNOWN_SUFFIXES = ("/v1/responses/compact", "/v1/responses", "/v1/chat/completions", "/v1")
+
+
+def api_root(base_url: str) -> str:
+    """`https://host`, `https://host/` and `https://host/v1` all become `https://host/v1`."""
+    url = base_url.strip().rstrip("/")
+    for suffix in _KNOWN_SUFFIXES:
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+            break
+    return url.rstrip("/") + "/v1"
+
+
+def endpoint(base_url: str, path: str) -> str:
+    """The full URL of `path` ("responses", "responses/compact", "models")."""
+    return f"{api_root(base_url)}/{path.lstrip('/')}"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    base_url: str
+    api_key: str | None = field(repr=False)
+    model: str
+    request_timeout: float = 60.0
+    stream_idle_timeout: float = 120.0
+    max_retries: int = 3
+
+    def __post_init__(self) -> None:
+        register_secret(self.api_key)
+
+
+@dataclass(frozen=True)
+class RetryScheduled:
+    """Yielded by `stream()` before it waits and sends the request again."""
+
+    attempt: int
+    """The attempt that failed (1-based)."""
+    max_attempts: int
+    delay: float
+    error: ApiError
+
+    @property
+    def status_text(self) -> str:
+        kind = (
+            "rate limited" if getattr(self.error, "status_code", None) == 429 else "upstream error"
+        )
+        return f"{kind}; retrying in {self.delay:.1f} s ({self.attempt}/{self.max_attempts - 1})"
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ResponsesClient:
+    """One per server: connection reuse, retries, streaming, compaction."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._transport = transport
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._http_client: httpx.AsyncClient | None = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._http_client is None:
+            self._http_client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(
+                    connect=CONNECT_TIMEOUT,
+                    read=max(self.config.request_timeout, self.config.stream_idle_timeout) + 5.0,
+                    write=WRITE_TIMEOUT,
+                    pool=CONNECT_TIMEOUT,
+                ),
+                follow_redirects=False,
+            )
+        return self._http_client
+
+    async def aclose(self) -> None:
+        if self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None
+
+    def _headers(self, *, stream: bool) -> dict[str, str]:
+        if not self.config.api_key:
+            raise MissingApiKey()
+        headers = {
+            "Authorization": f"Bearer {self.config.api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": f"responses-lsp/{__version__}",
+        }
+        headers["Accept"] = "text/event-stream" if stream else "application/json"
+        return headers
+
+    def _error_from_response(self, response: httpx.Response, body: bytes) -> ApiError:
+        message = body.decode("utf-8", "replace").strip()[:500] or response.reason_phrase
+        code = error_type = None
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            envelope = None
+        if isinstance(envelope, dict) and isinstance(envelope.get("error"), dict):
+            err = envelope["error"]
+            message = str(err.get("message") or message)
+            code = err.get("code") if isinstance(err.get("code"), str) else None
+            error_type = err.get("type") if isinstance(err.get("type"), str) else None
+        hint = retry.parse_retry_after(response.headers)
+        if hint is None and response.status_code == 429:
+            hint = retry.parse_try_again_hint(message)
+        error = status_error(
+            response.status_code,
+            message,
+            code=code,
+            error_type=error_type,
+            request_id=response.headers.get("x-request-id"),
+            url=str(response.request.url),
+            model=self.config.model,
+            retry_after=hint,
+        )
+        override = retry.should_retry_header(response.headers)
+        if override is not None:
+            error.retryable = override
+        return error
+
+    async def _send(
+        self, method: str, url: str, body: dict[str, Any] | None, *, stream: bool
+    ) -> httpx.Response:
+        """Send one request and wait for the response headers (bounded by requestTimeout)."""
+        client = self._http()
+        request = client.build_request(method, url, json=body, headers=self._headers(stream=stream))
+        try:
+            async with asyncio.timeout(self.config.request_timeout):
+                response = await client.send(request, stream=True)
+        except TimeoutError as exc:
+            raise ApiTimeoutError(f"no answer within {self.config.request_timeout:g} s") from exc
+        except httpx.TimeoutException as exc:
+            raise ApiTimeoutError(f"{type(exc).__name__} talking to {url}") from exc
+        except httpx.HTTPError as exc:
+            raise ApiConnectionError(f"{type(exc).__name__} talking to {url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                async with asyncio.timeout(self.config.request_timeout):
+                    payload = await response.aread()
+            except (TimeoutError, httpx.HTTPError):
+                payload = b""
+            finally:
+                await response.aclose()
+            raise self._error_from_response(response, payload)
+        return response
+
+    # ------------------------------------------------------------------ streaming
+
+    async def stream_once(self, request: ResponseRequest) -> AsyncIterator[Any]:
+        """One attempt: yield events until `response.completed`; raise on any failure."""
+        body = request.model_copy(update={"stream": True}).body()
+        url = endpoint(self.config.base_url, "responses")
+        response = await self._send("POST", url, body, stream=True)
+        try:
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                raise UnexpectedContentType(
+                    f"HTTP {response.status_code} with content type {content_type!r}"
+                )
+            events = EventSource(response).aiter_sse()
+            while True:
+                try:
+                    async with asyncio.timeout(self.config.stream_idle_timeout):
+                        sse = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    raise StreamIdleTimeout(self.config.stream_idle_timeout) from exc
+                except httpx.TimeoutException as exc:
+                    raise StreamIdleTimeout(self.config.stream_idle_timeout) from exc
+                except httpx.HTTPError as exc:
+                    raise StreamClosedEarly(f"stream broke: {type(exc).__name__}") from exc
+                if sse.data == "[DONE]":
+                    break
+                if not sse.data:
+                    continue
+                try:
+                    event = parse_event(sse.data)
+                except ValueError as exc:
+                    log.warning(
+                        "skipping unparseable stream frame: %.200s (%s)",
+                        sse.data,
+                        type(exc).__name__,
+                    )
+                    continue
+                if isinstance(event, ResponseFailedEvent):
+                    raise _failed(event.response)
+                if isinstance(event, ErrorEvent):
+                    raise _failure(event.code, event.message)
+                if isinstance(event, ResponseIncompleteEvent):
+                    details = event.response.incomplete_details
+                    raise ResponseIncomplete(details.reason if details else None)
+                yield event
+                if isinstance(event, ResponseCompleted):
+                    return
+            raise StreamClosedEarly()
+        finally:
+            await response.aclose()
+
+    async def stream(self, request: ResponseRequest) -> AsyncIterator[Any]:
+        """Stream with retries: events, and a `RetryScheduled` before each new attempt.
+
+        Use as `async with contextlib.aclosing(client.stream(req)) as events:` so that
+        leaving the loop early closes the connection at once.
+        """
+        attempts = retry.max_attempts(self.config.max_retries)
+        for attempt in range(1, attempts + 1):
+            try:
+                async for event in self.stream_once(request):
+                    yield event
+                return
+            except ApiError as error:
+                delay = retry.retry_delay(error, attempt, self._rng) if attempt < attempts else None
+                if delay is None:
+                    raise
+                log.info(
+                    "attempt %d/%d failed (%s); retrying in %.2f s", attempt, attempts, error, delay
+                )
+                yield RetryScheduled(
+                    attempt=attempt, max_attempts=attempts, delay=delay, error=error
+                )
+                await self._sleep(delay)
+
+    # ------------------------------------------------------------------ JSON calls
+
+    async def _json_call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        attempts = retry.max_attempts(self.config.max_retries)
+        url = endpoint(self.config.base_url, path)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._send(method, url, body, stream=False)
+                try:
+                    async with asyncio.timeout(self.config.request_timeout):
+                        payload = await response.aread()
+                except TimeoutError as exc:
+                    raise ApiTimeoutError(
+                        f"no answer within {self.config.request_timeout:g} s"
+                    ) from exc
+                except httpx.HTTPError as exc:
+                    raise ApiConnectionError(f"{type(exc).__name__} reading {url}") from exc
+                finally:
+                    await response.aclose()
+                try:
+                    return json.loads(payload)
+                except ValueError as exc:
+                    raise UnexpectedContentType(f"{url} did not answer with JSON") from exc
+            except ApiError as error:
+                delay = retry.retry_delay(error, attempt, self._rng) if attempt < attempts else None
+                if delay is None:
+                    raise
+                log.info(
+                    "%s attempt %d/%d failed (%s); retrying in %.2f s",
+                    path,
+                    attempt,
+                    attempts,
+                    error,
+                    delay,
+                )
+                await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def create(self, request: ResponseRequest) -> Response:
+        """Non-streaming `POST /v1/responses`."""
+        body = request.model_copy(update={"stream": False}).body()
+        data = await self._json_call("POST", "responses", body)
+        result = Response.model_validate(data)
+        if result.error is not None and result.status == "failed":
+            raise _failed(result)
+        return result
+
+    async def compact(self, request: CompactRequest) -> CompactedResponse:
+        """`POST /v1/responses/compact`: the history replaced by its compacted form."""
+        data = await self._json_call("POST", "responses/compact", request.body())
+        return CompactedResponse.model_validate(data)
+
+    async def list_models(self) -> list[str]:
+        """`GET /v1/models`: the model ids the key can use."""
+        data = await self._json_call("GET", "models", None)
+        items = data.get("data", []) if isinstance(data, dict) else []
+        return [str(item.get("id")) for item in items if isinstance(item, dict)]
+
+
+def _failure(code: str | None, message: str) -> ApiError:
+    if code == "context_length_exceeded":
+        return ContextLengthExceeded(message)
+    hint = retry.parse_try_again_hint(message) if code == "rate_limit_exceeded" else None
+    return ResponseFailed(message, code=code, retry_after=hint)
+
+
+def _failed(response: Response) -> ApiError:
+    error = response.error
+    return _failure(error.code if error else None, error.message if error else "response failed")

@@ -1,0 +1,1 @@
+"""Turning a model's stream into safe edits."""

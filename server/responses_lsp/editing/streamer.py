@@ -1,0 +1,651 @@
+"""The streaming-edit engine: tracked regions, echo reconciliation, coalesced edits.
+
+One `DocStreamer` per open document owns the regions of the jobs running on it. A
+region is `[S, E)`; while a job streams, the new text grows in `[S, N)` and the original
+stays in `[N, E)` until the final edit removes it. Streamed edits are therefore pure
+insertions at `N`; every deletion (removing the original, restoring on failure,
+retracting, repairing) is sent only when the document is *settled* (no edit of ours is
+unconfirmed), so it is computed against the text the client really has (DESIGN I4).
+
+The server's copy of the document lags the client (Neovim debounces didChange by 150 ms,
+and a versioned edit can be skipped while the client answers `applied: true`). So the
+engine does not trust `applied`: every edit stays *pending* until the didChange echo shows
+it, recognised by its effect, not its shape. An echo that lands where we meant is
+confirmed; one that landed elsewhere because the user typed meanwhile becomes a *stray*
+and is reverted; a pending edit the client acknowledged but never echoed was skipped and
+is sent again. A change that is not ours and touches the inside of a region is the user
+editing the text being rewritten: that job stops (DESIGN I5).
+
+Pure code: no pygls, no asyncio. The driver feeds `on_change`/`on_batch_end`/`on_ack`
+and calls `poll()` to learn the next edit to send (at most one outstanding per document,
+successive sends at least `flush_interval` apart: DESIGN I6).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from responses_lsp.editing.document import Change, Document, Encoding, Pos, extent
+from responses_lsp.editing.region import Side, classify, map_pos, map_through, same_effect
+
+log = logging.getLogger(__name__)
+
+REJECTION_HOLD = 0.05
+"""Seconds to wait after `applied: false` for the didChange that explains it."""
+REJECTIONS_BEFORE_UNVERSIONED = 4
+"""Consecutive rejections with no didChange in between after which versions are dropped."""
+
+
+class Phase(Enum):
+    STREAMING = "streaming"  # appending the target at N
+    FINALIZING = "finalizing"  # final target known: finish it, then delete the original
+    KEEPING = "keeping"  # cancelled with keepPartialOnCancel: delete the original
+    RESTORING = "restoring"  # cancelled or failed: delete the new text
+    CLEANUP = "cleanup"  # conflict in the new text: only revert strays, touch nothing else
+    DONE = "done"
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    RESTORED = "restored"
+    PARTIAL_KEPT = "partial-kept"
+    CONFLICT = "conflict"
+    CLOSED = "closed"
+
+
+class Overlap(Exception):
+    """A new job's region overlaps a running one."""
+
+
+@dataclass
+class Stray:
+    """Our text that landed in the wrong place: `[start, end)` must become `restore`."""
+
+    start: Pos
+    end: Pos
+    restore: str
+
+
+@dataclass
+class Sent:
+    """An edit we sent: literal range and text in the client's coordinates at send time."""
+
+    id: int
+    job: RegionJob
+    intent: str  # insert | delete-original | delete-new | retract | revert
+    start: Pos
+    end: Pos
+    text: str
+    version: int | None
+    sent_at: float
+    stray: Stray | None = None
+    retract_to: int = 0
+    client_start: tuple[int, int] = (0, 0)  # what the client got, in its position units
+    client_end: tuple[int, int] = (0, 0)
+    acked: bool = False
+    applied: bool | None = None
+    acked_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class OutgoingEdit:
+    """What the driver sends as one `workspace/applyEdit` (positions in client units)."""
+
+    sent_id: int
+    job_id: int
+    uri: str
+    version: int | None
+    start: tuple[int, int]
+    end: tuple[int, int]
+    new_text: str
+    intent: str
+
+
+@dataclass
+class RegionJob:
+    """The engine's view of one job's region on one document."""
+
+    id: int
+    start: Pos
+    mid: Pos  # N: end of the new text, start of the original
+    end: Pos
+    original: str
+    keep_partial: bool = False
+    target: str = ""
+    have: str = ""  # new text confirmed in the document (strays excluded)
+    phase: Phase = Phase.STREAMING
+    outcome: Outcome | None = None
+    strays: list[Stray] = field(default_factory=list)
+    conflict: bool = False
+    notes: list[str] = field(default_factory=list)
+    on_done: Callable[[RegionJob], None] | None = None
+    committing: bool = False  # the final edit (removing the original) is on its way
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    # ------------------------------------------------------------ commands from the job
+
+    def set_target(self, text: str) -> None:
+        """The sanitized output so far (streaming)."""
+        if self.phase is Phase.STREAMING:
+            self.target = text
+
+    def finalize(self, text: str) -> None:
+        """The complete sanitized output: finish it and remove the original."""
+        if self.phase in (Phase.STREAMING, Phase.FINALIZING):
+            self.target = text
+            self.phase = Phase.FINALIZING
+
+    def restore(self) -> None:
+        """Cancel or failure: put the original back (or keep partial output if asked).
+
+        Too late once the final edit removing the original has been sent: the job then
+        completes as applied (a cancel that loses the race to completion).
+        """
+        if self.committing:
+            return
+        if self.phase in (Phase.STREAMING, Phase.FINALIZING):
+            self.phase = Phase.KEEPING if self.keep_partial else Phase.RESTORING
+
+    def _finish(self, outcome: Outcome) -> None:
+        if self.phase is Phase.DONE:
+            return
+        self.phase = Phase.DONE
+        if self.outcome is None:
+            self.outcome = outcome
+        if self.on_done is not None:
+            self.on_done(self)
+
+
+class DocStreamer:
+    """Owns the tracked regions on one document and decides every edit sent to it."""
+
+    def __init__(
+        self,
+        doc: Document,
+        encoding: Encoding,
+        *,
+        clock: Callable[[], float],
+        flush_interval: float = 0.016,
+        settle_timeout: float = 2.0,
+        versioned: bool = True,
+    ) -> None:
+        self.doc = doc
+        self.encoding = encoding
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.settle_timeout = settle_timeout
+        self.versioned = versioned
+        self.jobs: list[RegionJob] = []
+        self.pending: list[Sent] = []
+        self.outstanding: Sent | None = None
+        self.last_send = float("-inf")
+        self.hold_until = float("-inf")
+        self._rejections = 0
+        self._ids = 0
+        self._turn = 0
+        self._due: float | None = None
+        self.stats_edits = 0
+        self.echoes_seen = 0
+        self.stats_bytes = 0
+
+    # ------------------------------------------------------------------ jobs
+
+    def add_job(self, start: Pos, end: Pos, *, keep_partial: bool = False) -> RegionJob:
+        start, end = self.doc.clamp(start), self.doc.clamp(end)
+        for job in self.jobs:
+            if not job.done and start < job.end and job.start < end:
+                raise Overlap(f"overlaps the region of job {job.id}")
+            if not job.done and start == end == job.start:
+                raise Overlap(f"overlaps the region of job {job.id}")
+        self._ids += 1
+        job = RegionJob(
+            id=self._ids,
+            start=start,
+            mid=start,
+            end=end,
+            original=self.doc.slice(start, end),
+            keep_partial=keep_partial,
+        )
+        self.jobs.append(job)
+        return job
+
+    def close(self) -> None:
+        """The document was closed: every job ends here, nothing more is sent."""
+        for job in self.jobs:
+            job._finish(Outcome.CLOSED)
+        self.pending.clear()
+        self.outstanding = None
+
+    @property
+    def active(self) -> bool:
+        return any(not job.done for job in self.jobs)
+
+    # ------------------------------------------------------------------ echo
+
+    def on_change(self, change: Change) -> None:
+        """One content change from didChange, in code points, *before* it is applied."""
+        edit = (change.start, change.end, change.text)
+        for index, sent in enumerate(self.pending):
+            if index > 0 and self.pending[index - 1].version is None:
+                # Edits are applied in order, and only a versioned one can be skipped:
+                # nothing after an unversioned edit can come back before it does.
+                break
+            if same_effect(self.doc, edit, self._literal(sent)):
+                for skipped in self.pending[:index]:
+                    self._log(
+                        skipped.job, f"edit {skipped.id} was skipped by the client; resending"
+                    )
+                del self.pending[: index + 1]
+                self._echo_ours(sent, change)
+                return
+        self._foreign(change)
+
+    def on_batch_end(self) -> None:
+        """After one didChange: edits acknowledged before it but not in it were skipped."""
+        self._rejections = 0
+        self.hold_until = float("-inf")
+        kept: list[Sent] = []
+        for sent in self.pending:
+            if sent.acked and sent.applied:
+                self._log(sent.job, f"edit {sent.id} acknowledged but never applied; resending")
+            else:
+                kept.append(sent)
+        self.pending = kept
+
+    def on_ack(self, sent_id: int, applied: bool) -> None:
+        """The client answered our applyEdit."""
+        if self.outstanding is not None and self.outstanding.id == sent_id:
+            self.outstanding = None
+        for sent in self.pending:
+            if sent.id == sent_id:
+                sent.acked, sent.applied, sent.acked_at = True, applied, self.clock()
+                if not applied:
+                    self.pending.remove(sent)
+                    self.hold_until = self.clock() + REJECTION_HOLD
+                    self._rejections += 1
+                    if self._rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
+                        log.warning(
+                            "client keeps rejecting versioned edits; sending unversioned edits"
+                        )
+                        self.versioned = False
+                break
+
+    def _literal(self, sent: Sent) -> tuple[Pos, Pos, str]:
+        """Where `sent` lands if applied to the document as it is now (the client applies
+        our positions, in its units, to whatever its buffer holds at that moment)."""
+        start = self.doc.from_client(self.encoding, *sent.client_start)
+        end = self.doc.from_client(self.encoding, *sent.client_end)
+        return (start, max(start, end), sent.text)
+
+    def _echo_ours(self, sent: Sent, change: Change) -> None:
+        job = sent.job
+        intended = self._intended(sent)
+        if intended is not None and same_effect(
+            self.doc, (change.start, change.end, change.text), (intended[0], intended[1], sent.text)
+        ):
+            self._confirm(
+                sent, Change(intended[0], intended[1], sent.text, self.doc.slice(*intended))
+            )
+            return
+        # Our edit landed somewhere else (the user typed before it arrived): a stray.
+        start, end, text = self._literal(sent)
+        literal = Change(start, end, text, self.doc.slice(start, end))
+        self._log(job, f"edit {sent.id} landed in the wrong place; repairing")
+        merged = self._absorb(job, literal)
+        self._map_all(literal)
+        job.strays.append(merged)
+
+    def _absorb(self, job: RegionJob, change: Change) -> Stray:
+        """The stray `change` makes, merged with the job's strays it touches."""
+        low, high = change.start, change.end
+        touching = [s for s in job.strays if s.start <= change.end and change.start <= s.end]
+        for stray in touching:
+            low, high = min(low, stray.start), max(high, stray.end)
+        restore = self.doc.slice(low, high)
+        for stray in sorted(touching, key=lambda s: s.start, reverse=True):
+            at = len(self.doc.slice(low, stray.start))
+            size = len(self.doc.slice(stray.start, stray.end))
+            restore = restore[:at] + stray.restore + restore[at + size :]
+            job.strays.remove(stray)
+        end = change.new_end if high == change.end else map_through(high, change, stick_right=True)
+        return Stray(start=low, end=end, restore=restore)
+
+    def _intended(self, sent: Sent) -> tuple[Pos, Pos] | None:
+        job = sent.job
+        if sent.intent == "insert":
+            return (job.mid, job.mid)
+        if sent.intent == "delete-original":
+            return (job.mid, job.end)
+        if sent.intent == "delete-new":
+            return (job.start, job.mid)
+        if sent.intent == "retract":
+            return (extent(job.start, job.have[: sent.retract_to]), job.mid)
+        if sent.intent == "revert" and sent.stray in job.strays and sent.stray is not None:
+            return (sent.stray.start, sent.stray.end)
+        return None
+
+    def _confirm(self, sent: Sent, change: Change) -> None:
+        job = sent.job
+        self.echoes_seen += 1
+        for other in self.jobs:
+            if other is not job and not other.done:
+                self._shift_if_before(other, change)
+            self._map_strays(other, change, skip=sent.stray)
+        if sent.intent == "insert":
+            job.have += sent.text
+            job.end = map_through(job.end, change, stick_right=True)
+            job.mid = change.new_end
+        elif sent.intent == "delete-original":
+            job.end = job.mid
+        elif sent.intent == "delete-new":
+            job.have = ""
+            job.mid = job.start
+            job.end = map_through(job.end, change, stick_right=False)
+        elif sent.intent == "retract":
+            job.have = job.have[: sent.retract_to]
+            job.mid = change.start
+            job.end = map_through(job.end, change, stick_right=False)
+        elif sent.intent == "revert" and sent.stray is not None:
+            job.strays.remove(sent.stray)
+            job.start = map_through(job.start, change, stick_right=True)
+            job.mid = map_through(job.mid, change, stick_right=False)
+            job.end = map_through(job.end, change, stick_right=False)
+
+    def _shift_if_before(self, job: RegionJob, change: Change) -> None:
+        if classify(change, job.start, job.end) is Side.BEFORE:
+            job.start = map_through(job.start, change, stick_right=True)
+            job.mid = map_through(job.mid, change, stick_right=True)
+            job.end = map_through(job.end, change, stick_right=True)
+
+    def _map_all(self, change: Change, *, skip_stray: Stray | None = None) -> None:
+        """Carry every anchor and stray through one of our misplaced edits."""
+        for job in self.jobs:
+            self._map_strays(job, change, skip=skip_stray)
+            if job.done:
+                continue
+            job.start = map_through(job.start, change, stick_right=True)
+            job.mid = map_through(job.mid, change, stick_right=False)
+            job.end = map_through(job.end, change, stick_right=False)
+
+    def _map_strays(self, job: RegionJob, change: Change, *, skip: Stray | None = None) -> None:
+        for stray in list(job.strays):
+            if stray is skip:
+                continue
+            if (change.start < stray.end and change.end > stray.start) or (
+                change.start == change.end and stray.start < change.start < stray.end
+            ):
+                job.strays.remove(stray)
+                self._log(job, "someone edited text the engine misplaced; leaving it as it is")
+                continue
+            stray.start = map_through(stray.start, change, stick_right=True)
+            stray.end = map_through(stray.end, change, stick_right=False)
+
+    def _foreign(self, change: Change) -> None:
+        """A change that is not ours: the user typing (or another tool)."""
+        for job in self.jobs:
+            self._map_strays(job, change)
+            if job.done:
+                continue
+            side = classify(change, job.start, job.end)
+            if side is Side.BEFORE:
+                self._shift_if_before(job, change)
+                continue
+            if side is Side.AFTER:
+                continue
+            touches_new = change.start < job.mid and job.start < job.mid
+            if job.phase in (Phase.STREAMING, Phase.FINALIZING):
+                job.conflict = True
+                job.outcome = Outcome.CONFLICT
+                job.target = job.have
+                job.phase = Phase.CLEANUP if touches_new else Phase.RESTORING
+                self._log(job, "you edited the text being rewritten; stopping")
+            elif (job.phase is Phase.RESTORING and touches_new) or (
+                job.phase is Phase.KEEPING and change.end > job.mid
+            ):
+                job.phase = Phase.CLEANUP
+                job.outcome = Outcome.CONFLICT
+            if change.end <= job.mid and touches_new:
+                job.mid = map_through(job.mid, change, stick_right=True)
+            job.end = map_through(job.end, change, stick_right=False)
+
+    # ------------------------------------------------------------------ sending
+
+    def _expire(self, now: float) -> None:
+        """Acknowledged edits whose echo is overdue were skipped, if this client echoes.
+
+        A client that echoed our edits before would have echoed these by now (Neovim flushes
+        within 150 ms): it skipped them (stale version, `applied: true` anyway). With no
+        didChange coming (the user is not typing) nothing else would reveal that.
+        """
+        if not self.echoes_seen or self.outstanding is not None:
+            return
+        overdue = [
+            s
+            for s in self.pending
+            if s.acked and s.applied and now >= s.acked_at + self.settle_timeout
+        ]
+        if overdue and len(overdue) == len(self.pending):
+            for sent in overdue:
+                self._log(sent.job, f"edit {sent.id} was never echoed; the client skipped it")
+            self.pending.clear()
+
+    def _settled(self, now: float) -> bool:
+        """No edit of ours is unconfirmed (or the client never echoes: trust its answers)."""
+        if not self.pending:
+            return True
+        if self.outstanding is not None:
+            return False
+        return all(s.acked and s.applied for s in self.pending) and all(
+            now >= s.acked_at + self.settle_timeout for s in self.pending
+        )
+
+    def wake_at(self) -> float | None:
+        """When `poll()` may have something to send that it held back (None: wait for input)."""
+        if self.outstanding is not None:
+            return None
+        at = self._due
+        if self.pending and all(s.acked for s in self.pending) and self.active:
+            settle = max(s.acked_at for s in self.pending) + self.settle_timeout
+            if settle > self.clock():
+                at = settle if at is None else min(at, settle)
+        return at
+
+    def poll(self) -> OutgoingEdit | None:
+        """The next edit to send now, or None (see `wake_at` for when to ask again)."""
+        self._due = None
+        if self.outstanding is not None:
+            return None
+        now = self.clock()
+        self._expire(now)
+        live = [job for job in self.jobs if not job.done]
+        for step in range(len(live)):
+            job = live[(self._turn + step) % len(live)]
+            sent = self._next_for(job, now)
+            if sent is None:
+                continue
+            not_before = max(self.last_send + self.flush_interval, self.hold_until)
+            if now < not_before:
+                self._due = not_before
+                return None
+            self._turn = (self._turn + step + 1) % max(1, len(live))
+            return self._emit(sent, now)
+        self.jobs = [job for job in self.jobs if not job.done]
+        return None
+
+    def _predicted(self) -> tuple[Document, int | None]:
+        """The text the client will have once our pending edits apply, and its version."""
+        view = Document(self.doc.uri, "", self.doc.version)
+        view.lines = list(self.doc.lines)
+        for sent in self.pending:
+            view.apply(view.make_change(sent.start, sent.end, sent.text))
+        version = (
+            self.doc.version + len(self.pending)
+            if self.versioned and self.doc.version > 0
+            else None
+        )
+        return view, version
+
+    def _p_anchor(self, job: RegionJob) -> tuple[Pos, Pos, Pos]:
+        start, mid, end = job.start, job.mid, job.end
+        for sent in self.pending:
+            change = Change(sent.start, sent.end, sent.text, "")
+            if sent.job is job and sent.intent == "insert":
+                end = map_through(end, change, stick_right=True)
+                mid = change.new_end
+            else:
+                start = map_through(start, change, stick_right=True)
+                mid = map_through(mid, change, stick_right=False)
+                end = map_through(end, change, stick_right=False)
+        return start, mid, end
+
+    def _have_p(self, job: RegionJob) -> str:
+        return job.have + "".join(
+            s.text for s in self.pending if s.job is job and s.intent == "insert"
+        )
+
+    def _next_for(self, job: RegionJob, now: float) -> Sent | None:
+        settled = self._settled(now)
+        if job.strays:
+            if not settled:
+                return None
+            stray = job.strays[0]
+            return self._sent(
+                job, "revert", stray.start, stray.end, stray.restore, now, stray=stray
+            )
+        if job.phase is Phase.CLEANUP:
+            if settled:
+                job._finish(Outcome.CONFLICT)
+            return None
+        start, mid, end = self._p_anchor(job)
+        have = self._have_p(job)
+        if job.phase in (Phase.STREAMING, Phase.FINALIZING):
+            if job.target.startswith(have):
+                piece = job.target[len(have) :]
+                if piece.endswith("\r") and job.phase is Phase.STREAMING:
+                    piece = piece[:-1]  # never split a CRLF pair across two edits
+                if piece:
+                    return self._sent(job, "insert", mid, mid, piece, now)
+                if len(job.target) > len(have):
+                    return None
+                if job.phase is Phase.FINALIZING and settled:
+                    if mid < end:
+                        job.committing = True
+                        return self._sent(job, "delete-original", mid, end, "", now)
+                    job._finish(Outcome.APPLIED)
+                return None
+            if not settled:
+                return None
+            keep = _common_prefix(have, job.target)
+            if 0 < keep < len(have) and have[keep - 1] == "\r" and have[keep] == "\n":
+                keep -= 1  # a position cannot fall inside a CRLF pair
+            cut = extent(start, have[:keep])
+            return self._sent(job, "retract", cut, mid, "", now, retract_to=keep)
+        if not settled:
+            return None
+        if job.phase is Phase.RESTORING:
+            if start < mid:
+                return self._sent(job, "delete-new", start, mid, "", now)
+            job._finish(job.outcome or Outcome.RESTORED)
+        elif job.phase is Phase.KEEPING:
+            if mid < end:
+                return self._sent(job, "delete-original", mid, end, "", now)
+            job._finish(Outcome.PARTIAL_KEPT)
+        return None
+
+    def _sent(
+        self,
+        job: RegionJob,
+        intent: str,
+        start: Pos,
+        end: Pos,
+        text: str,
+        now: float,
+        *,
+        stray: Stray | None = None,
+        retract_to: int = 0,
+    ) -> Sent:
+        self._ids += 1
+        return Sent(
+            id=self._ids,
+            job=job,
+            intent=intent,
+            start=start,
+            end=end,
+            text=text,
+            version=None,
+            sent_at=now,
+            stray=stray,
+            retract_to=retract_to,
+        )
+
+    def _emit(self, sent: Sent, now: float) -> OutgoingEdit:
+        view, version = self._predicted()
+        sent.version = version
+        sent.client_start = view.to_client(self.encoding, sent.start)
+        sent.client_end = view.to_client(self.encoding, sent.end)
+        text = sent.text
+        self.pending.append(sent)
+        self.outstanding = sent
+        self.last_send = now
+        self.stats_edits += 1
+        self.stats_bytes += len(text.encode("utf-8"))
+        return OutgoingEdit(
+            sent_id=sent.id,
+            job_id=sent.job.id,
+            uri=self.doc.uri,
+            version=version,
+            start=sent.client_start,
+            end=sent.client_end,
+            new_text=text,
+            intent=sent.intent,
+        )
+
+    def _log(self, job: RegionJob, note: str) -> None:
+        job.notes.append(note)
+        log.info("job %d: %s", job.id, note)
+
+    def verify(self) -> list[str]:
+        """Invariant check for tests: confirmed state matches the document."""
+        problems: list[str] = []
+        if self.pending:
+            return problems
+        for job in self.jobs:
+            if job.strays or job.conflict:
+                continue
+            new = self.doc.slice(job.start, job.mid)
+            if new != job.have:
+                problems.append(f"job {job.id}: new text {new!r} != {job.have!r}")
+            old = self.doc.slice(job.mid, job.end)
+            if job.phase not in (Phase.DONE,) and old != job.original:
+                problems.append(f"job {job.id}: original {old!r} != {job.original!r}")
+        return problems
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    low, high = 0, n
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+__all__ = [
+    "Change",
+    "DocStreamer",
+    "Outcome",
+    "OutgoingEdit",
+    "Overlap",
+    "Phase",
+    "RegionJob",
+    "map_pos",
+]

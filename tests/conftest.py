@@ -1,0 +1,12 @@
+"""Shared pytest configuration: the package is imported from server/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "server") not in sys.path:
+    sys.path.insert(0, str(ROOT / "server"))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))

@@ -1,0 +1,331 @@
+"""A deterministic discrete-event simulation of an editor, a user and our edit engine.
+
+Two client behaviours, as measured on real editors (shared/reference/perf-baseline.md):
+- "vscode": rejects a versioned edit whose version is stale (`applied: false`); sends a
+  didChange right after each change, before answering.
+- "nvim": skips a versioned edit older than its buffer but answers `applied: true`;
+  didOpen carries version 0; didChange is debounced 150 ms (trailing until the first flush,
+  then at most one flush per 150 ms) and reports changes in its own minimal-diff shape.
+
+The client buffer tags every character with where it came from (original text inside or
+outside the region, typed by the user, written by the engine), so the test can assert the
+invariants I1-I4 exactly: the engine never deletes a character it does not own, and the
+region ends up with the whole output or the original.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from responses_lsp.editing.document import Document, Encoding, split_lines
+from responses_lsp.editing.streamer import DocStreamer, Outcome, OutgoingEdit, RegionJob
+
+PREFIX = "p"  # original text before the region
+SUFFIX = "s"  # original text after the region
+ORIG_IN = "r"  # original text inside the region
+USER = "u"
+OURS = "m"
+
+
+@dataclass
+class TaggedBuffer:
+    chars: list[tuple[str, str]]
+
+    @property
+    def text(self) -> str:
+        return "".join(c for c, _ in self.chars)
+
+    def lines(self) -> list[str]:
+        return split_lines(self.text)
+
+    def offset(self, line: int, col: int) -> int:
+        """Offset of a (line, code-point column) position; clamps like editors do."""
+        lines = self.lines()
+        if line >= len(lines):
+            return len(self.chars)
+        base = sum(len(x) for x in lines[:line])
+        content = lines[line].rstrip("\r\n")
+        return base + min(col, len(content))
+
+    def position(self, offset: int) -> tuple[int, int]:
+        text = self.text[:offset]
+        lines = split_lines(text)
+        return (len(lines) - 1, len(lines[-1]))
+
+
+@dataclass(order=True)
+class _Event:
+    time: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class Simulation:
+    """One document, one job, one user, one client; everything on a virtual clock."""
+
+    def __init__(
+        self,
+        *,
+        client: str,
+        text: str,
+        region: tuple[int, int],
+        encoding: str,
+        seed: int,
+        nvim_shape: bool = True,
+        flush_interval: float = 0.016,
+        latency: tuple[float, float] = (0.0005, 0.003),
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.nvim_shape = nvim_shape and client == "nvim"
+        self.client = client
+        self.now = 0.0
+        self._queue: list[_Event] = []
+        self._seq = itertools.count()
+        self.latency = latency
+        self._sc_last = 0.0  # in-order delivery per direction
+        self._cs_last = 0.0
+        start, end = region
+        self.buffer = TaggedBuffer(
+            [
+                (ch, PREFIX if i < start else ORIG_IN if i < end else SUFFIX)
+                for i, ch in enumerate(text)
+            ]
+        )
+        self.encoding = Encoding(encoding)
+        self.version = 1 if client == "vscode" else 0
+        self.tick = 5  # Neovim's changedtick after loading
+        self.pending_changes: list[dict[str, Any]] = []
+        self.flush_at: float | None = None
+        self.last_flush: float | None = None
+        self.flush_token = 0
+        self.violations: list[str] = []
+        self.applied_edits = 0
+        self.skipped_edits = 0
+        self.rejected_edits = 0
+        # server side
+        self.doc = Document("file:///sim.txt", text, version=self.version)
+        self.streamer = DocStreamer(
+            self.doc, self.encoding, clock=lambda: self.now, flush_interval=flush_interval
+        )
+        s_pos = self._pos_in(text, start)
+        e_pos = self._pos_in(text, end)
+        self.job: RegionJob = self.streamer.add_job(s_pos, e_pos)
+        self._wake_token = 0
+
+    @staticmethod
+    def _pos_in(text: str, offset: int) -> tuple[int, int]:
+        lines = split_lines(text[:offset])
+        return (len(lines) - 1, len(lines[-1]))
+
+    # ------------------------------------------------------------ event loop
+
+    def at(self, time: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._queue, _Event(time, next(self._seq), action))
+
+    def run(self, *, max_events: int = 200_000, until: float = 120.0) -> None:
+        for _ in range(max_events):
+            if not self._queue:
+                return
+            event = heapq.heappop(self._queue)
+            if event.time > until:
+                return
+            self.now = max(self.now, event.time)
+            event.action()
+        raise AssertionError("simulation did not settle")
+
+    def _to_client(self, action: Callable[[], None]) -> None:
+        self._sc_last = max(self._sc_last, self.now + self.rng.uniform(*self.latency))
+        self.at(self._sc_last, action)
+
+    def _to_server(self, action: Callable[[], None]) -> None:
+        self._cs_last = max(self._cs_last, self.now + self.rng.uniform(*self.latency))
+        self.at(self._cs_last, action)
+
+    # ------------------------------------------------------------ server
+
+    def server_pump(self) -> None:
+        edit = self.streamer.poll()
+        if edit is not None:
+            self._to_client(lambda e=edit: self.client_apply(e))  # type: ignore[misc]
+        wake = self.streamer.wake_at()
+        if wake is not None:
+            self._wake_token += 1
+            token = self._wake_token
+            self.at(max(wake, self.now), lambda: self._wake(token))
+
+    def _wake(self, token: int) -> None:
+        if token == self._wake_token:
+            self.server_pump()
+
+    def server_ack(self, sent_id: int, applied: bool) -> None:
+        self.streamer.on_ack(sent_id, applied)
+        self.server_pump()
+
+    def server_did_change(self, version: int, changes: list[dict[str, Any]]) -> None:
+        for ch in changes:
+            (sl, sc), (el, ec) = ch["start"], ch["end"]
+            start = self.doc.from_client(self.encoding, sl, sc)
+            end = self.doc.from_client(self.encoding, el, ec)
+            change = self.doc.make_change(start, end, ch["text"])
+            self.streamer.on_change(change)
+            self.doc.apply(change)
+        self.doc.version = version
+        self.streamer.on_batch_end()
+        self.server_pump()
+
+    # ------------------------------------------------------------ client
+
+    def _client_units(self, offset: int) -> tuple[int, int]:
+        line, col = self.buffer.position(offset)
+        line_text = self.buffer.lines()[line].rstrip("\r\n")
+        return (line, self.encoding.to_client(line_text, col))
+
+    def _from_client_units(self, pos: tuple[int, int]) -> int:
+        lines = self.buffer.lines()
+        line, units = pos
+        if line >= len(lines):
+            return len(self.buffer.chars)
+        col = self.encoding.from_client(lines[line].rstrip("\r\n"), units)
+        return self.buffer.offset(line, col)
+
+    def _replace(self, start: int, end: int, text: str, tag: str) -> dict[str, Any]:
+        """Apply a change to the buffer; return the change as the client reports it."""
+        before = self.buffer.text
+        s_units = self._client_units(start)
+        e_units = self._client_units(end)
+        self.buffer.chars[start:end] = [(c, tag) for c in text]
+        if self.nvim_shape:
+            return self._nvim_shape(before, self.buffer.text)
+        return {"start": s_units, "end": e_units, "text": text}
+
+    def _nvim_shape(self, before: str, after: str) -> dict[str, Any]:
+        """Neovim reports a minimal diff (longest common prefix, then suffix)."""
+        prefix = 0
+        limit = min(len(before), len(after))
+        while prefix < limit and before[prefix] == after[prefix]:
+            prefix += 1
+        suffix = 0
+        while (
+            suffix < limit - prefix
+            and before[len(before) - 1 - suffix] == after[len(after) - 1 - suffix]
+        ):
+            suffix += 1
+        # never split a CRLF pair
+        while prefix > 0 and before[prefix - 1] == "\r" and before[prefix : prefix + 1] == "\n":
+            prefix -= 1
+        start = self._units_in(before, prefix)
+        end = self._units_in(before, len(before) - suffix)
+        return {"start": start, "end": end, "text": after[prefix : len(after) - suffix]}
+
+    def _units_in(self, text: str, offset: int) -> tuple[int, int]:
+        lines = split_lines(text[:offset])
+        line = len(lines) - 1
+        full = split_lines(text)[line].rstrip("\r\n")
+        return (line, self.encoding.to_client(full, len(lines[-1])))
+
+    def client_apply(self, edit: OutgoingEdit) -> None:
+        version = edit.version
+        if self.client == "vscode":
+            if version is not None and version != self.version:
+                self.rejected_edits += 1
+                self._to_server(lambda: self.server_ack(edit.sent_id, False))
+                return
+        elif version is not None and version > 0 and self.version > version:
+            self.skipped_edits += 1
+            self._to_server(lambda: self.server_ack(edit.sent_id, True))
+            return
+        start = self._from_client_units(edit.start)
+        end = self._from_client_units(edit.end)
+        if end < start:
+            start, end = end, start
+        deleted = self.buffer.chars[start:end]
+        allowed = {
+            "insert": set(),
+            "delete-original": {ORIG_IN},
+            "delete-new": {OURS},
+            "retract": {OURS},
+            "revert": {OURS},
+        }[edit.intent]
+        for ch, tag in deleted:
+            if tag not in allowed:
+                self.violations.append(
+                    f"t={self.now:.3f} {edit.intent} deleted {ch!r} tagged {tag} at {start}"
+                )
+        tag = OURS
+        if edit.intent == "revert" and edit.new_text:
+            tag = "restored"  # a misplaced deletion put back
+        change = self._replace(start, end, edit.new_text, tag)
+        self.applied_edits += 1
+        self._record_change(change)
+        self._to_server(lambda: self.server_ack(edit.sent_id, True))
+
+    def user_edit(self, start: int, end: int, text: str) -> None:
+        start = max(0, min(start, len(self.buffer.chars)))
+        end = max(start, min(end, len(self.buffer.chars)))
+        # never split a CRLF pair
+        if 0 < start < len(self.buffer.chars) and self.buffer.text[start - 1 : start + 1] == "\r\n":
+            start -= 1
+        if 0 < end < len(self.buffer.chars) and self.buffer.text[end - 1 : end + 1] == "\r\n":
+            end += 1
+        change = self._replace(start, end, text, USER)
+        self._record_change(change)
+
+    def _record_change(self, change: dict[str, Any]) -> None:
+        if self.client == "vscode":
+            self.version += 1
+            version = self.version
+            self._to_server(lambda: self.server_did_change(version, [change]))
+            return
+        self.tick += 1
+        self.version = self.tick  # Neovim's buf_versions follow changedtick
+        self.pending_changes.append(change)
+        debounce = 0.150
+        if self.last_flush is None:
+            delay = debounce
+        else:
+            delay = max(debounce - (self.now - self.last_flush), 0.0)
+        self.flush_token += 1
+        token = self.flush_token
+        self.at(self.now + delay, lambda: self._flush(token))
+
+    def _flush(self, token: int) -> None:
+        if token != self.flush_token or not self.pending_changes:
+            return
+        changes, self.pending_changes = self.pending_changes, []
+        self.last_flush = self.now
+        version = self.version
+        self._to_server(lambda: self.server_did_change(version, changes))
+
+    # ------------------------------------------------------------ checks
+
+    def chars_with(self, tag: str) -> str:
+        return "".join(c for c, t in self.buffer.chars if t == tag)
+
+    def outcome(self) -> Outcome | None:
+        return self.job.outcome
+
+
+def schedule_stream(
+    sim: Simulation,
+    chunks: list[str],
+    *,
+    start: float,
+    rate: float,
+    on_done: Callable[[str], None],
+) -> float:
+    """Feed `chunks` to the job at `rate` chunks/s; returns the time of the last one."""
+    emitted = ""
+    t = start
+    for chunk in chunks:
+        emitted += chunk
+        text = emitted
+        sim.at(t, lambda text=text: (sim.job.set_target(text), sim.server_pump()))  # type: ignore[misc]
+        t += 1.0 / rate
+    final = emitted
+    sim.at(t, lambda: (on_done(final), sim.server_pump()))
+    return t
