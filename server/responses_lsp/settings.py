@@ -133,7 +133,7 @@ class ResolvedSettings:
     """Validated settings plus the key and where it came from."""
 
     settings: Settings
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never in a repr (logs, tracebacks)
     key_source: str
     problems: tuple[str, ...] = field(default=())
 

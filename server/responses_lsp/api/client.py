@@ -12,10 +12,11 @@ once (the response is closed in `finally`). The API key lives only in the reques
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 WRITE_TIMEOUT = 30.0
+DRAIN_TIMEOUT = 0.5
+"""Seconds to wait for the end of the body after `response.completed` (for connection reuse)."""
 _KNOWN_SUFFIXES = ("/v1/responses/compact", "/v1/responses", "/v1/chat/completions", "/v1")
 
 
@@ -212,7 +215,7 @@ class ResponsesClient:
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream_once(self, request: ResponseRequest) -> AsyncIterator[Any]:
+    async def stream_once(self, request: ResponseRequest) -> AsyncGenerator[Any, None]:
         """One attempt: yield events until `response.completed`; raise on any failure."""
         body = request.model_copy(update={"stream": True}).body()
         url = endpoint(self.config.base_url, "responses")
@@ -258,6 +261,7 @@ class ResponsesClient:
                     raise ResponseIncomplete(details.reason if details else None)
                 yield event
                 if isinstance(event, ResponseCompleted):
+                    await _drain(events)
                     return
             raise StreamClosedEarly()
         finally:
@@ -272,8 +276,11 @@ class ResponsesClient:
         attempts = retry.max_attempts(self.config.max_retries)
         for attempt in range(1, attempts + 1):
             try:
-                async for event in self.stream_once(request):
-                    yield event
+                # aclosing: leaving early (break, aclose) closes this attempt's connection now,
+                # not whenever the abandoned generator is garbage-collected
+                async with contextlib.aclosing(self.stream_once(request)) as events:
+                    async for event in events:
+                        yield event
                 return
             except ApiError as error:
                 delay = retry.retry_delay(error, attempt, self._rng) if attempt < attempts else None
@@ -344,6 +351,17 @@ class ResponsesClient:
         data = await self._json_call("GET", "models", None)
         items = data.get("data", []) if isinstance(data, dict) else []
         return [str(item.get("id")) for item in items if isinstance(item, dict)]
+
+
+async def _drain(events: AsyncIterator[Any]) -> None:
+    """Read the rest of a finished stream (normally just the end of the chunked body), so that
+    closing the response returns the connection to the pool instead of dropping it."""
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            async for _ in events:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def _failure(code: str | None, message: str) -> ApiError:

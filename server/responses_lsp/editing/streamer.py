@@ -123,6 +123,8 @@ class RegionJob:
     notes: list[str] = field(default_factory=list)
     on_done: Callable[[RegionJob], None] | None = None
     committing: bool = False  # the final edit (removing the original) is on its way
+    edits_sent: int = 0
+    bytes_sent: int = 0  # newText bytes
 
     @property
     def done(self) -> bool:
@@ -593,8 +595,11 @@ class DocStreamer:
         self.pending.append(sent)
         self.outstanding = sent
         self.last_send = now
+        size = len(text.encode("utf-8"))
         self.stats_edits += 1
-        self.stats_bytes += len(text.encode("utf-8"))
+        self.stats_bytes += size
+        sent.job.edits_sent += 1
+        sent.job.bytes_sent += size
         return OutgoingEdit(
             sent_id=sent.id,
             job_id=sent.job.id,

@@ -1,0 +1,62 @@
+"""The command line: `responses-lsp` serves LSP on stdio (or TCP); subcommands run jobs.
+
+    responses-lsp [--tcp HOST:PORT] [--log-level LEVEL]     the language server
+    responses-lsp demo [--real]                             watch a scripted refactor stream
+    responses-lsp apply --action ID FILE[:START[-END]]      one action, no editor
+    responses-lsp check                                     what would be used; one call
+
+Only the protocol is ever written to stdout while serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from responses_lsp import __version__
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from responses_lsp.logging_setup import setup_stderr_logging
+
+    setup_stderr_logging(args.log_level)
+    from responses_lsp.language_server import build_server
+
+    server = build_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="responses-lsp",
+        description="AI code actions over the OpenAI Responses API, as a language server.",
+    )
+    parser.add_argument("--version", action="version", version=f"responses-lsp {__version__}")
+    parser.add_argument("--tcp", metavar="HOST:PORT", help="serve over TCP instead of stdio")
+    parser.add_argument(
+        "--log-level",
+        choices=["error", "warning", "info", "debug"],
+        help="stderr log level (default: $RESPONSES_LSP_LOG or warning)",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the language server (the default)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args))
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The glue between the LSP connection and the edit engine, one per server.
+
+It owns the open documents (didOpen/didChange/didClose, in O(change)), hands every content
+change to the document's `DocStreamer` before applying it, and sends what the streamers
+decide as `workspace/applyEdit`. Acknowledgements arrive through a done-callback that runs
+while the response is being read, so the engine sees them in wire order relative to the
+didChange notifications that follow (that order is how a skipped edit is recognised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from responses_lsp.editing.document import Change, Document, Encoding, Pos
+from responses_lsp.editing.streamer import DocStreamer, OutgoingEdit, RegionJob
+
+log = logging.getLogger(__name__)
+
+SendEdit = Callable[[OutgoingEdit], "Future[Any]"]
+
+
+def _applied(future: Future[Any]) -> bool:
+    if future.cancelled():
+        return False
+    error = future.exception()
+    if error is not None:
+        log.warning("workspace/applyEdit failed: %s", error)
+        return False
+    result = future.result()
+    applied = getattr(result, "applied", None)
+    if applied is None and isinstance(result, dict):
+        applied = result.get("applied")
+    if not applied:
+        reason = getattr(result, "failure_reason", None)
+        if reason:
+            log.info("client did not apply the edit: %s", reason)
+    return bool(applied)
+
+
+class EditDriver:
+    """Open documents + one streamer per document with running jobs."""
+
+    def __init__(
+        self,
+        *,
+        send: SendEdit,
+        flush_interval: float = 0.016,
+        clock: Callable[[], float] = time.monotonic,
+        versioned: bool = True,
+        settle_timeout: float = 2.0,
+    ) -> None:
+        self.send = send
+        self.flush_interval = flush_interval
+        self.clock = clock
+        self.versioned = versioned
+        self.settle_timeout = settle_timeout
+        self.encoding = Encoding("utf-16")
+        self.docs: dict[str, Document] = {}
+        self.streamers: dict[str, DocStreamer] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    # ------------------------------------------------------------------ documents
+
+    def open(self, uri: str, text: str, version: int, language_id: str) -> None:
+        self.close(uri)
+        self.docs[uri] = Document(uri, text, version, language_id)
+
+    def close(self, uri: str) -> None:
+        streamer = self.streamers.pop(uri, None)
+        if streamer is not None:
+            streamer.close()
+        timer = self._timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        self.docs.pop(uri, None)
+
+    def get(self, uri: str) -> Document | None:
+        return self.docs.get(uri)
+
+    def change(self, uri: str, version: int, changes: list[Any]) -> None:
+        """Apply one didChange (lsprotocol content change events), in order."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            log.warning("didChange for a document that is not open: %s", uri)
+            return
+        streamer = self.streamers.get(uri)
+        for event in changes:
+            change = self._to_change(doc, event)
+            if streamer is not None:
+                streamer.on_change(change)
+            if getattr(event, "range", None) is None:
+                doc.replace_all(event.text)
+            else:
+                doc.apply(change)
+        doc.version = version
+        if streamer is not None:
+            streamer.on_batch_end()
+            self.pump(uri)
+
+    def _to_change(self, doc: Document, event: Any) -> Change:
+        rng = getattr(event, "range", None)
+        if rng is None:  # whole-document change: the minimal replacement it amounts to
+            old = doc.text
+            new = event.text
+            prefix = 0
+            limit = min(len(old), len(new))
+            while prefix < limit and old[prefix] == new[prefix]:
+                prefix += 1
+            suffix = 0
+            while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+                suffix += 1
+            start = _pos_of(old, prefix)
+            end = _pos_of(old, len(old) - suffix)
+            return doc.make_change(start, end, new[prefix : len(new) - suffix])
+        start = doc.from_client(self.encoding, rng.start.line, rng.start.character)
+        end = doc.from_client(self.encoding, rng.end.line, rng.end.character)
+        return doc.make_change(start, end, event.text)
+
+    # ------------------------------------------------------------------ jobs
+
+    def start_region(self, uri: str, start: Pos, end: Pos, *, keep_partial: bool) -> RegionJob:
+        """Track a new region (raises `Overlap` when it overlaps a running job)."""
+        doc = self.docs[uri]
+        streamer = self.streamers.get(uri)
+        if streamer is None:
+            streamer = DocStreamer(
+                doc,
+                self.encoding,
+                clock=self.clock,
+                flush_interval=self.flush_interval,
+                settle_timeout=self.settle_timeout,
+                versioned=self.versioned,
+            )
+            self.streamers[uri] = streamer
+        return streamer.add_job(start, end, keep_partial=keep_partial)
+
+    def pump(self, uri: str) -> None:
+        """Send whatever the document's streamer wants to send now; arm its timer."""
+        streamer = self.streamers.get(uri)
+        if streamer is None:
+            return
+        edit = streamer.poll()
+        if edit is not None:
+            future = self.send(edit)
+            sent = edit
+
+            def acked(done: Future[Any]) -> None:
+                self._acked(uri, sent, done)
+
+            future.add_done_callback(acked)
+        self._arm(uri, streamer)
+        if not streamer.active and not streamer.pending and streamer.outstanding is None:
+            self.streamers.pop(uri, None)
+
+    def _acked(self, uri: str, edit: OutgoingEdit, future: Future[Any]) -> None:
+        streamer = self.streamers.get(uri)
+        if streamer is None:
+            return
+        streamer.on_ack(edit.sent_id, _applied(future))
+        self.pump(uri)
+
+    def _arm(self, uri: str, streamer: DocStreamer) -> None:
+        timer = self._timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        wake = streamer.wake_at()
+        if wake is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, wake - self.clock())
+        self._timers[uri] = loop.call_later(delay, self.pump, uri)
+
+    def stats(self, uri: str) -> tuple[int, int]:
+        streamer = self.streamers.get(uri)
+        return (streamer.stats_edits, streamer.stats_bytes) if streamer else (0, 0)
+
+
+def _pos_of(text: str, offset: int) -> Pos:
+    before = text[:offset]
+    line = before.count("\n") + before.count("\r") - before.count("\r\n")
+    last = max(before.rfind("\n"), before.rfind("\r"))
+    return (line, offset - last - 1)

@@ -1,0 +1,419 @@
+"""Jobs: one code action run end to end, from the command to the last confirmed edit.
+
+A job validates its request, claims a region in the edit engine, opens a cancellable
+work-done progress, asks the model, feeds the sanitized stream to the engine, and ends
+with one clear outcome. Every way out — success, the user's cancel (progress, command,
+didClose, shutdown), an API error, an empty or non-code answer, the user typing inside
+the region — goes through the engine, so the buffer ends whole (DESIGN I2). The host
+protocol is all a job knows of the server, so this module can be driven by tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from responses_lsp.errors import ApiError, EditConflict, MissingApiKey, ResponsesLspError
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 0.2
+"""Seconds between two progress reports while tokens stream in."""
+DONE_TIMEOUT = 30.0
+"""Seconds to wait for the engine to confirm the last edits before giving up on it."""
+
+
+class JobHost(Protocol):
+    """What a job needs from the server."""
+
+    driver: Any
+
+    def settings(self) -> Any: ...
+    def api(self) -> Any: ...
+    def show(self, kind: str, message: str) -> None: ...
+    async def progress_begin(self, token: str, title: str, message: str) -> bool: ...
+    def progress_report(self, token: str, message: str) -> None: ...
+    def progress_end(self, token: str, message: str) -> None: ...
+    def relative_path(self, uri: str) -> str: ...
+    def session_for(self, uri: str) -> Any: ...
+
+
+@dataclass
+class JobRequest:
+    action_id: str
+    uri: str
+    start: tuple[int, int]  # client units
+    end: tuple[int, int]
+    instruction: str = ""
+    diagnostics: tuple[str, ...] = ()
+
+    @classmethod
+    def from_arguments(cls, args: Any) -> JobRequest:
+        """Parse `responses-lsp.run` arguments: one object (or its fields as a list)."""
+        data = args[0] if isinstance(args, list | tuple) and args else args
+        if not isinstance(data, dict):
+            raise ValueError("expected one argument object {action, uri, range, instruction?}")
+        rng = data.get("range") or {}
+        start = rng.get("start") or {"line": 0, "character": 0}
+        end = rng.get("end") or start
+        diagnostics = tuple(_diagnostic_text(d) for d in data.get("diagnostics") or ())
+        return cls(
+            action_id=str(data["action"]),
+            uri=str(data["uri"]),
+            start=(int(start["line"]), int(start["character"])),
+            end=(int(end["line"]), int(end["character"])),
+            instruction=str(data.get("instruction") or ""),
+            diagnostics=diagnostics,
+        )
+
+
+def _diagnostic_text(diagnostic: Any) -> str:
+    if isinstance(diagnostic, str):
+        return diagnostic
+    if not isinstance(diagnostic, dict):
+        return str(diagnostic)
+    line = (diagnostic.get("range") or {}).get("start", {}).get("line", 0) + 1
+    severity = {1: "error", 2: "warning", 3: "info", 4: "hint"}.get(
+        int(diagnostic.get("severity") or 0), ""
+    )
+    source = f" ({diagnostic['source']})" if diagnostic.get("source") else ""
+    code = f" [{diagnostic['code']}]" if diagnostic.get("code") is not None else ""
+    return f"line {line}: {severity}{code}: {diagnostic.get('message', '')}{source}".strip()
+
+
+@dataclass
+class JobResult:
+    job_id: int
+    outcome: str  # applied | restored | cancelled | conflict | error | partial | closed
+    message: str = ""
+    tokens: int = 0
+    edits: int = 0
+    edit_bytes: int = 0
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "jobId": self.job_id,
+            "outcome": self.outcome,
+            "message": self.message,
+            "tokens": self.tokens,
+            "edits": self.edits,
+            "editBytes": self.edit_bytes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class Job:
+    id: int
+    request: JobRequest
+    token: str
+    task: asyncio.Task[Any] | None = None
+    cancel_reason: str | None = None
+    region: Any = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class JobManager:
+    """Starts, tracks and cancels jobs."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, host: JobHost) -> None:
+        self.host = host
+        self.jobs: dict[int, Job] = {}
+
+    # ------------------------------------------------------------------ control
+
+    def cancel(
+        self,
+        *,
+        job_id: int | None = None,
+        uri: str | None = None,
+        token: str | None = None,
+        reason: str = "cancelled",
+    ) -> int:
+        """Cancel matching jobs (all when nothing is given); returns how many."""
+        count = 0
+        for job in list(self.jobs.values()):
+            if job_id is not None and job.id != job_id:
+                continue
+            if uri is not None and job.request.uri != uri:
+                continue
+            if token is not None and job.token != token:
+                continue
+            if job.task is not None and not job.task.done():
+                job.cancel_reason = reason
+                job.task.cancel()
+                count += 1
+        return count
+
+    def running(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "jobId": job.id,
+                "action": job.request.action_id,
+                "uri": job.request.uri,
+                "token": job.token,
+            }
+            for job in self.jobs.values()
+        ]
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, request: JobRequest) -> JobResult:
+        job = Job(id=next(self._ids), request=request, token=f"responses-lsp/job/{next(self._ids)}")
+        self.jobs[job.id] = job
+        started = time.monotonic()
+        try:
+            return await self._run(job, started)
+        finally:
+            self.jobs.pop(job.id, None)
+
+    async def _run(self, job: Job, started: float) -> JobResult:
+        from responses_lsp.actions.catalog import all_actions, find_action
+        from responses_lsp.actions.privacy import is_secret_path
+        from responses_lsp.actions.selection import action_range
+
+        host, request = self.host, job.request
+        resolved = host.settings()
+        settings = resolved.settings
+        action = find_action(all_actions(settings.actions), request.action_id)
+        if action is None:
+            return self._fail(job, started, f"responses-lsp: unknown action {request.action_id!r}.")
+        doc = host.driver.get(request.uri)
+        if doc is None:
+            return self._fail(job, started, "responses-lsp: the document is not open.")
+        if is_secret_path(request.uri):
+            return self._fail(
+                job, started, "responses-lsp: refusing to send a secrets file to the model."
+            )
+        if not resolved.has_key:
+            return self._fail(job, started, MissingApiKey(settings.api_key_env).user_message())
+        if action.needs_instruction and not request.instruction.strip():
+            return self._fail(job, started, "responses-lsp: this action needs an instruction.")
+        start = doc.from_client(host.driver.encoding, *request.start)
+        end = doc.from_client(host.driver.encoding, *request.end)
+        span = action_range(doc, start, end, scope=action.scope)
+        if span is None:
+            return self._fail(job, started, "responses-lsp: nothing to rewrite here.")
+        from responses_lsp.editing.streamer import Overlap
+
+        try:
+            job.region = host.driver.start_region(
+                request.uri, span[0], span[1], keep_partial=settings.keep_partial_on_cancel
+            )
+        except Overlap:
+            return self._fail(
+                job, started, "responses-lsp: another AI edit is already running on these lines."
+            )
+        job.region.on_done = lambda _region: job.done.set()
+        return await self._drive(job, action, started)
+
+    async def _drive(self, job: Job, action: Any, started: float) -> JobResult:
+        host = self.host
+        has_progress = await host.progress_begin(job.token, action.title, "asking the model…")
+        stats = _StreamStats()
+        job.task = asyncio.create_task(self._stream(job, action, stats, has_progress))
+        outcome_message = ""
+        error: ResponsesLspError | None = None
+        try:
+            await asyncio.shield(job.task)
+        except asyncio.CancelledError:
+            # Either the job was cancelled (task cancelled) or the request itself was.
+            if not job.task.done():
+                job.cancel_reason = job.cancel_reason or "request cancelled"
+                job.task.cancel()
+                with contextlib.suppress(BaseException):
+                    await job.task
+        except ResponsesLspError as exc:
+            error = exc
+        except Exception as exc:  # a bug: never let it take the buffer or the server down
+            log.exception("job %d failed", job.id)
+            error = ResponsesLspError(
+                f"responses-lsp: internal error ({type(exc).__name__}: {exc})"
+            )
+        if job.task.cancelled() or job.cancel_reason or error is not None:
+            job.region.restore()
+        host.driver.pump(job.request.uri)
+        confirmed = await self._wait_done(job)
+        result = self._result(job, stats, started, error, confirmed)
+        outcome_message = result.message
+        if has_progress:
+            host.progress_end(job.token, outcome_message or result.outcome)
+        if result.outcome in ("error", "conflict") and result.message:
+            host.show("error" if result.outcome == "error" else "warning", result.message)
+        elif result.outcome == "restored" and result.message and not job.cancel_reason:
+            host.show("warning", result.message)
+        log.info(
+            "job %d %s: %s tokens, %d edits, %d bytes, %.2f s",
+            job.id,
+            result.outcome,
+            stats.tokens,
+            result.edits,
+            result.edit_bytes,
+            result.seconds,
+        )
+        return result
+
+    async def _stream(self, job: Job, action: Any, stats: _StreamStats, has_progress: bool) -> None:
+        from responses_lsp.api.client import RetryScheduled
+        from responses_lsp.api.events import OutputTextDelta, ResponseCompleted
+        from responses_lsp.editing.sanitizer import StreamSanitizer, looks_like_code
+
+        host, region, uri = self.host, job.region, job.request.uri
+        request, options = self._build(job, action)
+        sanitizer = StreamSanitizer(options)
+        last_report = 0.0
+        client = host.api()
+        async with contextlib.aclosing(client.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, OutputTextDelta):
+                    stats.tokens += 1
+                    if sanitizer.feed(event.delta):
+                        region.set_target(sanitizer.emitted)
+                        host.driver.pump(uri)
+                    if region.conflict:
+                        raise EditConflict()
+                    now = time.monotonic()
+                    if has_progress and now - last_report >= PROGRESS_INTERVAL:
+                        last_report = now
+                        host.progress_report(job.token, f"streaming… {stats.tokens} tokens")
+                elif isinstance(event, RetryScheduled):
+                    stats.retries += 1
+                    sanitizer = StreamSanitizer(options)
+                    region.set_target("")
+                    host.driver.pump(uri)
+                    if has_progress:
+                        host.progress_report(job.token, event.status_text)
+                elif isinstance(event, ResponseCompleted):
+                    stats.usage = event.response.usage
+        final = sanitizer.finish()
+        if not final.strip() or not looks_like_code(final, options.language):
+            stats.empty = True
+            region.restore()
+            return
+        region.finalize(final)
+        host.driver.pump(uri)
+
+    def _build(self, job: Job, action: Any) -> tuple[Any, Any]:
+        from responses_lsp.actions.prompts import (
+            PromptInput,
+            build_instructions,
+            build_user_message,
+            context_around,
+        )
+        from responses_lsp.api.requests import Reasoning, ResponseRequest, user_message
+        from responses_lsp.editing.sanitizer import SanitizerOptions
+
+        host, region = self.host, job.region
+        settings = host.settings().settings
+        doc = host.driver.get(job.request.uri)
+        original = region.original
+        before, after = context_around(doc, region.start, region.end, settings.context_chars)
+        prompt = PromptInput(
+            action=action,
+            file_path=host.relative_path(job.request.uri),
+            language_id=doc.language_id,
+            selection=original,
+            before=before,
+            after=after,
+            diagnostics=job.request.diagnostics,
+            instruction=job.request.instruction,
+            first_line=region.start[0] + 1,
+        )
+        request = ResponseRequest(
+            model=settings.model,
+            instructions=build_instructions(doc.language_id),
+            input=[user_message(build_user_message(prompt))],
+            stream=True,
+            store=False,
+            prompt_cache_key=_cache_key(host, job.request.uri),
+            reasoning=Reasoning(effort=settings.reasoning_effort)
+            if settings.reasoning_effort
+            else None,
+        )
+        first = next((line for line in original.splitlines() if line.strip()), "")
+        indent = first[: len(first) - len(first.lstrip())]
+        options = SanitizerOptions(
+            base_indent=indent,
+            line_ending=doc.line_break(),
+            trailing_newline=original.endswith(("\n", "\r")),
+            use_tabs="\t" in indent or any(line.startswith("\t") for line in original.splitlines()),
+            language=doc.language_id,
+        )
+        return request, options
+
+    async def _wait_done(self, job: Job) -> bool:
+        try:
+            await asyncio.wait_for(job.done.wait(), DONE_TIMEOUT)
+            return True
+        except TimeoutError:
+            log.warning("job %d: the client did not confirm the last edits in time", job.id)
+            return False
+
+    def _result(
+        self,
+        job: Job,
+        stats: _StreamStats,
+        started: float,
+        error: ResponsesLspError | None,
+        confirmed: bool,
+    ) -> JobResult:
+        region = job.region
+        outcome = region.outcome.value if region.outcome is not None else "unconfirmed"
+        message = ""
+        if region.conflict:
+            outcome, message = "conflict", EditConflict().user_message()
+        elif error is not None and not isinstance(error, EditConflict):
+            outcome = "error"
+            message = error.user_message()
+            if isinstance(error, ApiError) and region.edits_sent:
+                message += " The original code was restored."
+        elif job.cancel_reason:
+            outcome = "cancelled" if outcome != "partial-kept" else "partial"
+            message = f"{job.cancel_reason}; " + (
+                "partial output kept" if outcome == "partial" else "original restored"
+            )
+        elif stats.empty:
+            outcome, message = (
+                "restored",
+                "responses-lsp: the model's answer contained no code; nothing was changed.",
+            )
+        elif outcome == "applied":
+            message = f"done: {stats.tokens} tokens"
+        if not confirmed and outcome == "applied":
+            message += " (unconfirmed by the editor)"
+        return JobResult(
+            job_id=job.id,
+            outcome=outcome,
+            message=message,
+            tokens=stats.tokens,
+            edits=region.edits_sent,
+            edit_bytes=region.bytes_sent,
+            seconds=time.monotonic() - started,
+        )
+
+    def _fail(self, job: Job, started: float, message: str) -> JobResult:
+        self.host.show("error", message)
+        return JobResult(
+            job_id=job.id, outcome="error", message=message, seconds=time.monotonic() - started
+        )
+
+
+@dataclass
+class _StreamStats:
+    tokens: int = 0
+    retries: int = 0
+    usage: Any = None
+    empty: bool = False
+
+
+def _cache_key(host: JobHost, uri: str) -> str | None:
+    session = host.session_for(uri)
+    return getattr(session, "cache_key", None) if session is not None else None

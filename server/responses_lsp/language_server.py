@@ -1,0 +1,377 @@
+"""The language server: capabilities, thin LSP handlers, and the state they share.
+
+Handlers fetch what they need and call pure cores: the actions catalog (codeAction, no
+I/O), the job manager (executeCommand), the edit driver (document sync, applyEdit). The
+protocol subclass keeps documents in the engine's own O(change) model instead of pygls'
+(DESIGN I6b). Heavy imports (httpx, pydantic) wait until they are needed, so that
+`initialize` answers as fast as a bare pygls server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import Future
+from typing import Any
+
+from lsprotocol import types as t
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+from pygls.uris import to_fs_path
+
+from responses_lsp import __version__
+from responses_lsp.editing.document import Encoding
+from responses_lsp.editing.driver import EditDriver
+from responses_lsp.editing.streamer import OutgoingEdit
+from responses_lsp.jobs import JobManager, JobRequest
+
+log = logging.getLogger(__name__)
+
+RUN = "responses-lsp.run"
+CANCEL = "responses-lsp.cancel"
+JOBS = "responses-lsp.jobs"
+COMMANDS = (RUN, CANCEL, JOBS)
+ACTION_KINDS = [t.CodeActionKind.RefactorRewrite, t.CodeActionKind.QuickFix]
+NO_KEY_REASON = "Set OPENAI_API_KEY or responsesLsp.apiKey"
+
+
+class ResponsesProtocol(LanguageServerProtocol):
+    """Document sync goes to the edit driver, in the order the messages arrive."""
+
+    _server: ResponsesLanguageServer
+
+    @lsp_method(t.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: t.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        self._server.driver.open(item.uri, item.text, item.version, item.language_id)
+
+    @lsp_method(t.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: t.DidChangeTextDocumentParams) -> None:
+        doc = params.text_document
+        self._server.driver.change(doc.uri, doc.version, list(params.content_changes))
+
+    @lsp_method(t.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: t.DidCloseTextDocumentParams) -> None:
+        from responses_lsp.actions.selection import clear_cache
+
+        uri = params.text_document.uri
+        self._server.jobs.cancel(uri=uri, reason="cancelled: the document was closed")
+        self._server.driver.close(uri)
+        clear_cache(uri)
+
+
+class ResponsesLanguageServer(LanguageServer):
+    """Server state: settings, documents, jobs, the API client."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "responses-lsp",
+            __version__,
+            protocol_cls=ResponsesProtocol,
+            text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
+        )
+        self.driver = EditDriver(send=self._send_edit)
+        self.jobs = JobManager(self)
+        self.init_options: dict[str, Any] = {}
+        self.workspace_settings: dict[str, Any] | None = None
+        self.client_features: dict[str, Any] = {}
+        self._resolved: Any = None
+        self._api: Any = None
+        self._api_config: Any = None
+        self._reported_problems: tuple[str, ...] = ()
+        self.sessions: Any = None
+        self._closing: asyncio.Future[Any] | None = None
+
+    # ------------------------------------------------------------------ settings
+
+    def settings(self) -> Any:
+        if self._resolved is None:
+            self.reload_settings()
+        return self._resolved
+
+    def reload_settings(self) -> None:
+        from responses_lsp.settings import problems_message, resolve_settings
+
+        self._resolved = resolve_settings(
+            workspace=self.workspace_settings, init_options=self.init_options, env=os.environ
+        )
+        settings = self._resolved.settings
+        self.driver.flush_interval = settings.flush_interval_ms / 1000.0
+        problems = self._resolved.problems
+        if problems and problems != self._reported_problems:
+            self._reported_problems = problems
+            message = problems_message(problems)
+            if message:
+                self.show("warning", message)
+        from responses_lsp.logging_setup import attach_editor_log
+
+        attach_editor_log(self._log_to_editor, settings.log_level)
+
+    def api(self) -> Any:
+        from responses_lsp.api.client import ClientConfig, ResponsesClient
+
+        resolved = self.settings()
+        settings = resolved.settings
+        config = ClientConfig(
+            base_url=settings.base_url,
+            api_key=resolved.api_key,
+            model=settings.model,
+            request_timeout=settings.request_timeout,
+            stream_idle_timeout=settings.stream_idle_timeout,
+            max_retries=settings.max_retries,
+        )
+        if self._api is None or config != self._api_config:
+            old = self._api
+            self._api = ResponsesClient(config)
+            self._api_config = config
+            if old is not None:
+                self._closing = asyncio.ensure_future(old.aclose())
+        return self._api
+
+    async def close_api(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+
+    # ------------------------------------------------------------------ host API for jobs
+
+    def show(self, kind: str, message: str) -> None:
+        level = {"error": t.MessageType.Error, "warning": t.MessageType.Warning}.get(
+            kind, t.MessageType.Info
+        )
+        self.window_show_message(t.ShowMessageParams(type=level, message=message))
+        log.info("%s", message)
+
+    def _log_to_editor(self, level: int, message: str) -> None:
+        kind = (
+            t.MessageType.Error
+            if level >= logging.ERROR
+            else t.MessageType.Warning
+            if level >= logging.WARNING
+            else t.MessageType.Info
+            if level >= logging.INFO
+            else t.MessageType.Log
+        )
+        self.window_log_message(t.LogMessageParams(type=kind, message=message))
+
+    def _supports_progress(self) -> bool:
+        caps = self.client_capabilities
+        return bool(caps and caps.window and caps.window.work_done_progress)
+
+    async def progress_begin(self, token: str, title: str, message: str) -> bool:
+        if not self._supports_progress():
+            return False
+        try:
+            await asyncio.wait_for(self.work_done_progress.create_async(token), 5.0)
+        except Exception as exc:  # the client refused or did not answer: no progress
+            log.info("no work-done progress: %s", exc)
+            return False
+        self.work_done_progress.begin(
+            token, t.WorkDoneProgressBegin(title=title, cancellable=True, message=message)
+        )
+        return True
+
+    def progress_report(self, token: str, message: str) -> None:
+        self.work_done_progress.report(token, t.WorkDoneProgressReport(message=message))
+
+    def progress_end(self, token: str, message: str) -> None:
+        self.work_done_progress.end(token, t.WorkDoneProgressEnd(message=message))
+        self.work_done_progress.tokens.pop(token, None)
+
+    def relative_path(self, uri: str) -> str:
+        path = to_fs_path(uri) or uri
+        roots = [to_fs_path(f.uri) for f in self.workspace.folders.values()]
+        if self.workspace.root_path:
+            roots.append(self.workspace.root_path)
+        for root in sorted((r for r in roots if r), key=len, reverse=True):
+            rel = os.path.relpath(path, root)
+            if not rel.startswith(".."):
+                return rel
+        return os.path.basename(path)
+
+    def session_for(self, uri: str) -> Any:
+        return self.sessions.session_for(uri) if self.sessions is not None else None
+
+    # ------------------------------------------------------------------ edits
+
+    def _send_edit(self, edit: OutgoingEdit) -> Future[Any]:
+        rng = t.Range(
+            start=t.Position(line=edit.start[0], character=edit.start[1]),
+            end=t.Position(line=edit.end[0], character=edit.end[1]),
+        )
+        text_edit = t.TextEdit(range=rng, new_text=edit.new_text)
+        if self._supports_document_changes():
+            workspace_edit = t.WorkspaceEdit(
+                document_changes=[
+                    t.TextDocumentEdit(
+                        text_document=t.OptionalVersionedTextDocumentIdentifier(
+                            uri=edit.uri, version=edit.version
+                        ),
+                        edits=[text_edit],
+                    )
+                ]
+            )
+        else:
+            workspace_edit = t.WorkspaceEdit(changes={edit.uri: [text_edit]})
+        params = t.ApplyWorkspaceEditParams(
+            edit=workspace_edit, label=f"responses-lsp job {edit.job_id}: {edit.intent}"
+        )
+        return self.protocol.send_request(t.WORKSPACE_APPLY_EDIT, params)
+
+    def _supports_document_changes(self) -> bool:
+        caps = self.client_capabilities
+        edit = caps.workspace.workspace_edit if caps and caps.workspace else None
+        return bool(edit and edit.document_changes)
+
+
+def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None:
+    options = params.initialization_options
+    if isinstance(options, dict):
+        options = dict(options)
+        features = options.pop("clientFeatures", None)
+        ls.client_features = features if isinstance(features, dict) else {}
+        ls.init_options = options
+    encoding = ls.workspace.position_encoding
+    ls.driver.encoding = Encoding(str(getattr(encoding, "value", encoding) or "utf-16"))
+    if not ls._supports_document_changes():
+        ls.driver.versioned = False
+
+
+async def _initialized(ls: ResponsesLanguageServer, _params: t.InitializedParams) -> None:
+    await _pull_configuration(ls)
+    ls.reload_settings()
+
+
+async def _pull_configuration(ls: ResponsesLanguageServer) -> None:
+    caps = ls.client_capabilities
+    if not (caps and caps.workspace and caps.workspace.configuration):
+        return
+    try:
+        result = await asyncio.wait_for(
+            ls.workspace_configuration_async(
+                t.ConfigurationParams(items=[t.ConfigurationItem(section="responsesLsp")])
+            ),
+            5.0,
+        )
+    except Exception as exc:
+        log.info("workspace/configuration failed: %s", exc)
+        return
+    if result and isinstance(result[0], dict):
+        ls.workspace_settings = result[0]
+
+
+async def _did_change_configuration(
+    ls: ResponsesLanguageServer, params: t.DidChangeConfigurationParams
+) -> None:
+    settings = params.settings
+    if isinstance(settings, dict) and "responsesLsp" in settings:
+        ls.workspace_settings = settings["responsesLsp"]
+    else:
+        await _pull_configuration(ls)
+    ls.reload_settings()
+
+
+def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> list[t.CodeAction]:
+    from responses_lsp.actions.catalog import all_actions, offered_actions
+    from responses_lsp.actions.privacy import is_secret_path
+
+    uri = params.text_document.uri
+    doc = ls.driver.get(uri)
+    if doc is None or is_secret_path(uri):
+        return []
+    resolved = ls.settings()
+    diagnostics = params.context.diagnostics or []
+    actions = offered_actions(
+        all_actions(resolved.settings.actions),
+        language_id=doc.language_id,
+        has_diagnostics=bool(diagnostics),
+        only=params.context.only,
+    )
+    disabled = None
+    caps = ls.client_capabilities
+    supports_disabled = bool(
+        caps
+        and caps.text_document
+        and caps.text_document.code_action
+        and caps.text_document.code_action.disabled_support
+    )
+    if not resolved.has_key and supports_disabled:
+        disabled = t.CodeActionDisabled(reason=NO_KEY_REASON)
+    rng = params.range
+    span = {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
+    result = []
+    for action in actions:
+        args: dict[str, Any] = {"action": action.id, "uri": uri, "range": span}
+        if action.needs_diagnostics:
+            args["diagnostics"] = [ls.protocol._converter.unstructure(d) for d in diagnostics]
+        result.append(
+            t.CodeAction(
+                title=action.title,
+                kind=action.kind,
+                command=t.Command(title=action.title, command=RUN, arguments=[args]),
+                diagnostics=list(diagnostics) if action.needs_diagnostics else None,
+                disabled=disabled,
+            )
+        )
+    return result
+
+
+async def _run(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    try:
+        request = JobRequest.from_arguments(list(args))
+    except (KeyError, ValueError, TypeError) as exc:
+        message = f"responses-lsp: bad arguments for {RUN}: {exc}"
+        ls.show("error", message)
+        return {"outcome": "error", "message": message}
+    result = await ls.jobs.run(request)
+    return result.as_json()
+
+
+def _cancel(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    data = args[0] if args and isinstance(args[0], dict) else {}
+    job_id = data.get("jobId")
+    count = ls.jobs.cancel(
+        job_id=int(job_id) if job_id is not None else None,
+        uri=data.get("uri"),
+        reason="cancelled",
+    )
+    return {"cancelled": count}
+
+
+def _list_jobs(ls: ResponsesLanguageServer, *_args: Any) -> list[dict[str, Any]]:
+    return ls.jobs.running()
+
+
+def _progress_cancel(ls: ResponsesLanguageServer, params: t.WorkDoneProgressCancelParams) -> None:
+    ls.jobs.cancel(token=str(params.token), reason="cancelled")
+
+
+async def _shutdown(ls: ResponsesLanguageServer, _params: Any) -> None:
+    ls.jobs.cancel(reason="cancelled: the server is shutting down")
+    pending = [job.task for job in ls.jobs.jobs.values() if job.task is not None]
+    if pending:
+        await asyncio.wait(pending, timeout=2.0)
+    await ls.close_api()
+
+
+def build_server() -> ResponsesLanguageServer:
+    """A server with every feature registered (what the CLI starts)."""
+    server = ResponsesLanguageServer()
+    server.feature(t.INITIALIZE)(_initialize)
+    server.feature(t.INITIALIZED)(_initialized)
+    server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)(_did_change_configuration)
+    server.feature(
+        t.TEXT_DOCUMENT_CODE_ACTION,
+        t.CodeActionOptions(code_action_kinds=ACTION_KINDS, resolve_provider=False),
+    )(_code_actions)
+    server.command(RUN)(_run)
+    server.command(CANCEL)(_cancel)
+    server.command(JOBS)(_list_jobs)
+    server.feature(t.WINDOW_WORK_DONE_PROGRESS_CANCEL)(_progress_cancel)
+    server.feature(t.SHUTDOWN)(_shutdown)
+    return server

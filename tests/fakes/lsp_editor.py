@@ -1,0 +1,233 @@
+"""An editor for end-to-end tests, on top of pytest-lsp's client.
+
+It keeps the text of each open document (its own small model, independent of the
+server's), applies `workspace/applyEdit` like a real editor, and sends didChange back:
+
+- "vscode": rejects a versioned edit whose version is not the document's (`applied:
+  false`), and sends didChange for every change before it answers;
+- "neovim": didOpen says version 0; a versioned edit older than the buffer is skipped
+  while the answer is `applied: true`; didChange is debounced 150 ms (trailing until the
+  first flush, then at most one per 150 ms) and reports minimal diffs.
+
+Tests type into documents with `type_at`, as a user would, while a job streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from lsprotocol import types as t
+from pytest_lsp import LanguageClient, client_capabilities
+
+PROFILES = {
+    "vscode": "visual-studio-code",
+    "neovim": "neovim@v0.11.0",
+}
+DEBOUNCE = 0.150
+
+
+def _units(text: str, encoding: str) -> int:
+    if encoding == "utf-8":
+        return len(text.encode("utf-8"))
+    if encoding == "utf-32":
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[-1].endswith(("\n", "\r")):
+        lines.append("")
+    return lines
+
+
+@dataclass
+class OpenDoc:
+    uri: str
+    text: str
+    version: int
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    last_flush: float | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+class FakeEditor:
+    def __init__(self, client: LanguageClient, profile: str) -> None:
+        self.client = client
+        self.profile = profile
+        self.docs: dict[str, OpenDoc] = {}
+        self.encoding = "utf-16"
+        self.reject_next = 0  # answer applied:false (without applying) this many times
+        self.applied: list[t.ApplyWorkspaceEditParams] = []
+        self.skipped = 0
+        self.rejected = 0
+        self.tick = 5  # Neovim's changedtick after loading a buffer
+
+        def on_apply_edit(params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
+            return self._on_apply_edit(params)
+
+        client.feature(t.WORKSPACE_APPLY_EDIT)(on_apply_edit)
+
+    @property
+    def capabilities(self) -> t.ClientCapabilities:
+        return client_capabilities(PROFILES[self.profile])
+
+    # ------------------------------------------------------------------ documents
+
+    def open(self, uri: str, text: str, language_id: str = "python") -> None:
+        version = 1 if self.profile == "vscode" else 0
+        self.docs[uri] = OpenDoc(uri, text, version)
+        self.client.text_document_did_open(
+            t.DidOpenTextDocumentParams(
+                text_document=t.TextDocumentItem(
+                    uri=uri, language_id=language_id, version=version, text=text
+                )
+            )
+        )
+
+    def close(self, uri: str) -> None:
+        doc = self.docs.pop(uri)
+        if doc.timer:
+            doc.timer.cancel()
+        self.client.text_document_did_close(
+            t.DidCloseTextDocumentParams(text_document=t.TextDocumentIdentifier(uri=uri))
+        )
+
+    def text(self, uri: str) -> str:
+        return self.docs[uri].text
+
+    def position(self, uri: str, offset: int) -> t.Position:
+        text = self.docs[uri].text[:offset]
+        lines = _lines(text)
+        return t.Position(line=len(lines) - 1, character=_units(lines[-1], self.encoding))
+
+    def offset(self, uri: str, pos: t.Position) -> int:
+        lines = _lines(self.docs[uri].text)
+        if pos.line >= len(lines):
+            return len(self.docs[uri].text)
+        line = lines[pos.line]
+        content = line.rstrip("\r\n")
+        units = 0
+        col = 0
+        while col < len(content) and units < pos.character:
+            units += _units(content[col], self.encoding)
+            col += 1
+        return sum(len(x) for x in lines[: pos.line]) + col
+
+    # ------------------------------------------------------------------ changes
+
+    def type_at(self, uri: str, offset: int, text: str, delete: int = 0) -> None:
+        """The user types `text` at `offset` (replacing `delete` characters)."""
+        self._replace(uri, offset, offset + delete, text)
+
+    def _replace(self, uri: str, start: int, end: int, text: str) -> None:
+        doc = self.docs[uri]
+        before = doc.text
+        start_pos, end_pos = self.position(uri, start), self.position(uri, end)
+        doc.text = before[:start] + text + before[end:]
+        if self.profile == "vscode":
+            doc.version += 1
+            change = t.TextDocumentContentChangePartial(
+                range=t.Range(start=start_pos, end=end_pos), text=text
+            )
+            self._send(uri, doc.version, [change])
+            return
+        self.tick += 1
+        doc.version = self.tick
+        doc.pending.append(self._minimal(before, doc.text))
+        self._schedule_flush(doc)
+
+    def _minimal(self, before: str, after: str) -> dict[str, Any]:
+        prefix = 0
+        limit = min(len(before), len(after))
+        while prefix < limit and before[prefix] == after[prefix]:
+            prefix += 1
+        suffix = 0
+        while suffix < limit - prefix and before[-1 - suffix] == after[-1 - suffix]:
+            suffix += 1
+        while prefix > 0 and before[prefix - 1 : prefix + 1] == "\r\n":
+            prefix -= 1
+        return {
+            "before": before,
+            "start": prefix,
+            "end": len(before) - suffix,
+            "text": after[prefix : len(after) - suffix],
+        }
+
+    def _schedule_flush(self, doc: OpenDoc) -> None:
+        loop = asyncio.get_running_loop()
+        delay = DEBOUNCE
+        if doc.last_flush is not None:
+            delay = max(0.0, DEBOUNCE - (loop.time() - doc.last_flush))
+        if doc.timer:
+            doc.timer.cancel()
+        doc.timer = loop.call_later(delay, self._flush, doc)
+
+    def _flush(self, doc: OpenDoc) -> None:
+        doc.timer = None
+        if not doc.pending or doc.uri not in self.docs:
+            return
+        doc.last_flush = asyncio.get_running_loop().time()
+        changes = []
+        for item in doc.pending:
+            saved = doc.text
+            doc.text = item["before"]  # positions are in the text before each change
+            rng = t.Range(
+                start=self.position(doc.uri, item["start"]), end=self.position(doc.uri, item["end"])
+            )
+            doc.text = saved
+            changes.append(t.TextDocumentContentChangePartial(range=rng, text=item["text"]))
+        doc.pending.clear()
+        self._send(doc.uri, doc.version, changes)
+
+    def _send(self, uri: str, version: int, changes: list[Any]) -> None:
+        self.client.text_document_did_change(
+            t.DidChangeTextDocumentParams(
+                text_document=t.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=changes,
+            )
+        )
+
+    async def settle(self, seconds: float = 0.4) -> None:
+        """Let pending debounced didChange notifications go out."""
+        await asyncio.sleep(seconds)
+
+    # ------------------------------------------------------------------ applyEdit
+
+    def _on_apply_edit(self, params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
+        self.applied.append(params)
+        if self.reject_next > 0:
+            self.reject_next -= 1
+            self.rejected += 1
+            return t.ApplyWorkspaceEditResult(applied=False, failure_reason="test rejects")
+        edit = params.edit
+        groups: list[tuple[str, int | None, list[t.TextEdit]]] = []
+        for change in edit.document_changes or []:
+            if isinstance(change, t.TextDocumentEdit):
+                edits = [e for e in change.edits if isinstance(e, t.TextEdit)]
+                groups.append((change.text_document.uri, change.text_document.version, edits))
+        for uri, edits in (edit.changes or {}).items():
+            groups.append((uri, None, list(edits)))
+        for uri, version, edits in groups:
+            doc = self.docs.get(uri)
+            if doc is None:
+                return t.ApplyWorkspaceEditResult(applied=False, failure_reason="not open")
+            if version is not None:
+                if self.profile == "vscode" and version != doc.version:
+                    self.rejected += 1
+                    return t.ApplyWorkspaceEditResult(applied=False, failure_reason="stale version")
+                if self.profile == "neovim" and version > 0 and doc.version > version:
+                    self.skipped += 1  # "Buffer ... newer than edits." and applied = true
+                    return t.ApplyWorkspaceEditResult(applied=True)
+            spans = sorted(
+                (
+                    (self.offset(uri, e.range.start), self.offset(uri, e.range.end), e.new_text)
+                    for e in edits
+                ),
+                reverse=True,
+            )
+            for start, end, text in spans:
+                self._replace(uri, start, end, text)
+        return t.ApplyWorkspaceEditResult(applied=True)
