@@ -32,6 +32,7 @@ class JobHost(Protocol):
     """What a job needs from the server."""
 
     driver: Any
+    sessions: Any
 
     def settings(self) -> Any: ...
     def api(self) -> Any: ...
@@ -262,16 +263,81 @@ class JobManager:
         return result
 
     async def _stream(self, job: Job, action: Any, stats: _StreamStats, has_progress: bool) -> None:
-        from responses_lsp.api.client import RetryScheduled
-        from responses_lsp.api.events import OutputTextDelta, ResponseCompleted
-        from responses_lsp.editing.sanitizer import StreamSanitizer, looks_like_code
+        from responses_lsp.editing.sanitizer import looks_like_code
+        from responses_lsp.errors import ContextLengthExceeded
 
         host, region, uri = self.host, job.region, job.request.uri
         request, options = self._build(job, action)
+        new_items = list(request.input)
+        session = host.session_for(uri)
+        settings = host.settings().settings
+        client = host.api()
+        force_compact = False
+        while True:
+            if session is not None:
+
+                def compacting() -> None:
+                    if has_progress:
+                        host.progress_report(job.token, "Compacting session…")
+
+                history = await host.sessions.prepare(
+                    session,
+                    new_items,
+                    client=client,
+                    base_url=settings.base_url,
+                    model=settings.model,
+                    instructions=request.instructions,
+                    threshold=settings.effective_compact_threshold,
+                    on_compact=compacting,
+                    force=force_compact,
+                )
+                request = request.model_copy(update={"input": history})
+                host.sessions.streaming(session, +1)
+            try:
+                output, sanitizer = await self._consume(job, request, options, stats, has_progress)
+                break
+            except ContextLengthExceeded:
+                if session is None or force_compact:
+                    raise
+                force_compact = True  # compact the session, then try once more
+                region.set_target("")
+                host.driver.pump(uri)
+                if has_progress:
+                    host.progress_report(
+                        job.token, "context too long: compacting session and retrying"
+                    )
+            finally:
+                if session is not None:
+                    host.sessions.streaming(session, -1)
+        final = sanitizer.finish()
+        if session is not None:
+            host.sessions.record(
+                session,
+                new_items,
+                output,
+                stats.usage.model_dump(mode="json") if stats.usage is not None else None,
+                last_action={"action": action.id, "uri": uri, "output": final[:4000]},
+            )
+        if not final.strip() or not looks_like_code(final, options.language):
+            stats.empty = True
+            region.restore()
+            return
+        region.finalize(final)
+        host.driver.pump(uri)
+
+    async def _consume(
+        self, job: Job, request: Any, options: Any, stats: _StreamStats, has_progress: bool
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """Stream one request into the region; returns the output items and the sanitizer."""
+        from responses_lsp.api.client import RetryScheduled
+        from responses_lsp.api.events import OutputItemDone, OutputTextDelta, ResponseCompleted
+        from responses_lsp.editing.sanitizer import StreamSanitizer
+
+        host, region, uri = self.host, job.region, job.request.uri
+        output: list[dict[str, Any]] = []
         sanitizer = StreamSanitizer(options)
         last_report = 0.0
-        client = host.api()
-        async with contextlib.aclosing(client.stream(request)) as events:
+        async with contextlib.aclosing(host.api().stream(request)) as events:
             async for event in events:
                 if isinstance(event, OutputTextDelta):
                     stats.tokens += 1
@@ -284,22 +350,19 @@ class JobManager:
                     if has_progress and now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
                         host.progress_report(job.token, f"streaming… {stats.tokens} tokens")
+                elif isinstance(event, OutputItemDone):
+                    output.append(event.item.as_input())
                 elif isinstance(event, RetryScheduled):
                     stats.retries += 1
-                    sanitizer = StreamSanitizer(options)
+                    output.clear()
+                    sanitizer = StreamSanitizer(options)  # start again from scratch
                     region.set_target("")
                     host.driver.pump(uri)
                     if has_progress:
                         host.progress_report(job.token, event.status_text)
                 elif isinstance(event, ResponseCompleted):
                     stats.usage = event.response.usage
-        final = sanitizer.finish()
-        if not final.strip() or not looks_like_code(final, options.language):
-            stats.empty = True
-            region.restore()
-            return
-        region.finalize(final)
-        host.driver.pump(uri)
+        return output, sanitizer
 
     def _build(self, job: Job, action: Any) -> tuple[Any, Any]:
         from responses_lsp.actions.prompts import (

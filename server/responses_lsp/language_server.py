@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 RUN = "responses-lsp.run"
 CANCEL = "responses-lsp.cancel"
 JOBS = "responses-lsp.jobs"
-COMMANDS = (RUN, CANCEL, JOBS)
+SESSION_SHOW = "responses-lsp.session.show"
+SESSION_RESET = "responses-lsp.session.reset"
+SESSION_COMPACT = "responses-lsp.session.compact"
+COMMANDS = (RUN, CANCEL, JOBS, SESSION_SHOW, SESSION_RESET, SESSION_COMPACT)
 ACTION_KINDS = [t.CodeActionKind.RefactorRewrite, t.CodeActionKind.QuickFix]
 NO_KEY_REASON = "Set OPENAI_API_KEY or responsesLsp.apiKey"
 
@@ -192,7 +195,28 @@ class ResponsesLanguageServer(LanguageServer):
         return os.path.basename(path)
 
     def session_for(self, uri: str) -> Any:
-        return self.sessions.session_for(uri) if self.sessions is not None else None
+        return self.ensure_sessions().session_for(uri)
+
+    def ensure_sessions(self) -> Any:
+        if self.sessions is None:
+            from responses_lsp.sessions.manager import SessionManager
+            from responses_lsp.sessions.store import SessionStore, default_state_dir
+
+            store = SessionStore(
+                default_state_dir(), on_problem=lambda message: self.show("warning", message)
+            )
+            self.sessions = SessionManager(
+                store,
+                scope=lambda: str(self.settings().settings.session),
+                folders=self.folder_uris,
+            )
+        return self.sessions
+
+    def folder_uris(self) -> list[str]:
+        uris = [f.uri for f in self.workspace.folders.values()]
+        if self.workspace.root_uri and self.workspace.root_uri not in uris:
+            uris.append(self.workspace.root_uri)
+        return uris
 
     # ------------------------------------------------------------------ edits
 
@@ -347,6 +371,65 @@ def _list_jobs(ls: ResponsesLanguageServer, *_args: Any) -> list[dict[str, Any]]
     return ls.jobs.running()
 
 
+def _session_uri(ls: ResponsesLanguageServer, args: tuple[Any, ...]) -> str | None:
+    data = args[0] if args and isinstance(args[0], dict) else {}
+    uri = data.get("uri") or (args[0] if args and isinstance(args[0], str) else None)
+    if uri:
+        return str(uri)
+    folders = ls.folder_uris()
+    return folders[0] + "/" if folders else None
+
+
+def _session_show(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    uri = _session_uri(ls, args)
+    session = ls.session_for(uri) if uri else None
+    if session is None:
+        return {"session": None, "message": "sessions are off (responsesLsp.session)"}
+    summary: dict[str, Any] = ls.ensure_sessions().summary(session)
+    ls.show(
+        "info",
+        f"responses-lsp session: {summary['turns']} turns, ~{summary['estimatedTokens']} tokens, "
+        f"{summary['compactions']} compactions",
+    )
+    return summary
+
+
+def _session_reset(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    uri = _session_uri(ls, args)
+    session = ls.ensure_sessions().reset(uri) if uri else None
+    return {"reset": session is not None}
+
+
+async def _session_compact(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    from responses_lsp.actions.prompts import build_instructions
+    from responses_lsp.errors import ResponsesLspError
+
+    uri = _session_uri(ls, args)
+    session = ls.session_for(uri) if uri else None
+    if uri is None or session is None or not session.items:
+        return {"compacted": False, "message": "nothing to compact"}
+    settings = ls.settings().settings
+    doc = ls.driver.get(uri)
+    try:
+        result = await ls.ensure_sessions().compact(
+            session,
+            client=ls.api(),
+            base_url=settings.base_url,
+            model=settings.model,
+            instructions=build_instructions(doc.language_id if doc is not None else ""),
+            threshold=settings.effective_compact_threshold,
+        )
+    except ResponsesLspError as exc:
+        ls.show("error", exc.user_message())
+        return {"compacted": False, "message": exc.user_message()}
+    return {
+        "compacted": True,
+        "strategy": result.strategy,
+        "tokensBefore": result.tokens_before,
+        "tokensAfter": result.tokens_after,
+    }
+
+
 def _progress_cancel(ls: ResponsesLanguageServer, params: t.WorkDoneProgressCancelParams) -> None:
     ls.jobs.cancel(token=str(params.token), reason="cancelled")
 
@@ -372,6 +455,9 @@ def build_server() -> ResponsesLanguageServer:
     server.command(RUN)(_run)
     server.command(CANCEL)(_cancel)
     server.command(JOBS)(_list_jobs)
+    server.command(SESSION_SHOW)(_session_show)
+    server.command(SESSION_RESET)(_session_reset)
+    server.command(SESSION_COMPACT)(_session_compact)
     server.feature(t.WINDOW_WORK_DONE_PROGRESS_CANCEL)(_progress_cancel)
     server.feature(t.SHUTDOWN)(_shutdown)
     return server

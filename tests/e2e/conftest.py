@@ -137,6 +137,7 @@ async def open_session(
     *,
     settings: dict[str, Any] | None = None,
     api_key: str | None = API_KEY,
+    state_dir: Path | None = None,
 ) -> AsyncIterator[Session]:
     client = make_test_lsp_client()
     _fix_command_union(client)
@@ -144,6 +145,7 @@ async def open_session(
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     env["OPENAI_BASE_URL"] = api.base_url
     env["RESPONSES_LSP_LOG"] = "warning"
+    env["RESPONSES_LSP_STATE_DIR"] = str(state_dir or root / ".state")
     env["PYTHONPATH"] = SERVER_DIR
     if api_key:
         env["OPENAI_API_KEY"] = api_key

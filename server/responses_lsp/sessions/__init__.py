@@ -1,0 +1,1 @@
+"""Conversations kept with the model, and their compaction."""

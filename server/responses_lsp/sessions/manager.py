@@ -1,0 +1,185 @@
+"""Which session a document belongs to, and a session's turns: prepare, compact, record.
+
+`prepare()` returns the input of the next request (history + the new items), compacting
+first when the estimate crosses the threshold — but never while another job of the same
+session is streaming (its turn would then be recorded against a history it never saw).
+`record()` appends a finished turn: the user items sent, the model's output items as they
+arrived (replayable form), and the usage, then saves the session atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from responses_lsp.sessions.compaction import (
+    CompactionResult,
+    Compactor,
+    estimate_tokens,
+    replayable,
+    should_compact,
+)
+from responses_lsp.sessions.store import Session, SessionStore
+
+log = logging.getLogger(__name__)
+
+
+class SessionManager:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        scope: Callable[[], str],
+        folders: Callable[[], Sequence[str]],
+    ) -> None:
+        self.store = store
+        self.compactor = Compactor()
+        self._scope = scope
+        self._folders = folders
+        self._streaming: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ which session
+
+    def key_for(self, uri: str) -> str | None:
+        scope = self._scope()
+        if scope == "off":
+            return None
+        if scope == "document":
+            return uri
+        folders = sorted((f.rstrip("/") for f in self._folders()), key=len, reverse=True)
+        for folder in folders:
+            if uri == folder or uri.startswith(folder + "/"):
+                return folder
+        return "workspace:" + uri.rsplit("/", 1)[0]
+
+    def session_for(self, uri: str) -> Session | None:
+        key = self.key_for(uri)
+        return self.store.get(key) if key is not None else None
+
+    # ------------------------------------------------------------------ turns
+
+    def estimate(self, session: Session, new_items: Sequence[dict[str, Any]] = ()) -> int:
+        total = session.last_usage.get("total_tokens") if session.last_usage else None
+        return estimate_tokens(
+            session.items,
+            last_total=int(total) if total is not None else None,
+            measured_items=session.items_at_usage,
+            new_items=new_items,
+        )
+
+    async def prepare(
+        self,
+        session: Session,
+        new_items: list[dict[str, Any]],
+        *,
+        client: Any,
+        base_url: str,
+        model: str,
+        instructions: str | None,
+        threshold: int,
+        on_compact: Callable[[], None] | None = None,
+        force: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The input for the next request, compacting the history first when needed."""
+        estimate = self.estimate(session, new_items)
+        if force or should_compact(estimate, threshold, history_items=len(session.items)):
+            if self._streaming.get(session.key, 0) and not force:
+                log.info(
+                    "session %s: over the threshold but a job is streaming; compacting later",
+                    session.id,
+                )
+            elif session.items:
+                if on_compact is not None:
+                    on_compact()
+                await self.compact(
+                    session,
+                    client=client,
+                    base_url=base_url,
+                    model=model,
+                    instructions=instructions,
+                    threshold=threshold,
+                    tokens_before=estimate,
+                )
+        return [*session.items, *new_items]
+
+    async def compact(
+        self,
+        session: Session,
+        *,
+        client: Any,
+        base_url: str,
+        model: str,
+        instructions: str | None,
+        threshold: int,
+        tokens_before: int | None = None,
+    ) -> CompactionResult:
+        before = tokens_before if tokens_before is not None else self.estimate(session)
+        result = await self.compactor.compact(
+            client,
+            base_url=base_url,
+            model=model,
+            items=list(session.items),
+            instructions=instructions,
+            cache_key=session.cache_key,
+            tokens_before=before,
+            threshold=threshold,
+        )
+        session.items = list(result.items)
+        session.last_usage = None  # measured again by the next response
+        session.items_at_usage = 0
+        session.compactions += 1
+        self.store.save(session)
+        log.info(
+            "session %s compacted (%s): ~%d tokens before, ~%d after",
+            session.id,
+            result.strategy,
+            result.tokens_before,
+            result.tokens_after,
+        )
+        return result
+
+    def streaming(self, session: Session, delta: int) -> None:
+        self._streaming[session.key] = max(0, self._streaming.get(session.key, 0) + delta)
+
+    def record(
+        self,
+        session: Session,
+        sent: Sequence[dict[str, Any]],
+        output: Sequence[dict[str, Any]],
+        usage: dict[str, Any] | None,
+        last_action: dict[str, Any] | None = None,
+    ) -> None:
+        session.items.extend(sent)
+        session.items.extend(replayable(output))
+        if usage is not None:
+            session.last_usage = usage
+            session.items_at_usage = len(session.items)
+            cached = (usage.get("input_tokens_details") or {}).get("cached_tokens", 0)
+            log.info(
+                "session %s: %s input tokens (%s cached), %s output tokens",
+                session.id,
+                usage.get("input_tokens"),
+                cached,
+                usage.get("output_tokens"),
+            )
+        session.turns += 1
+        if last_action is not None:
+            session.last_action = last_action
+        self.store.save(session)
+
+    def reset(self, uri: str) -> Session | None:
+        key = self.key_for(uri)
+        return self.store.reset(key) if key is not None else None
+
+    def summary(self, session: Session) -> dict[str, Any]:
+        return {
+            "sessionId": session.id,
+            "key": session.key,
+            "turns": session.turns,
+            "items": len(session.items),
+            "estimatedTokens": self.estimate(session),
+            "lastUsage": session.last_usage,
+            "compactions": session.compactions,
+            "promptCacheKey": session.cache_key,
+        }

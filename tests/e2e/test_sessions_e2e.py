@@ -1,0 +1,293 @@
+"""Sessions and automatic compaction, end to end against the loopback endpoint.
+
+The test keeps its own model of the history (the items every request must carry) and of
+the token estimate (last usage + bytes/4 of what was added since), and checks every request
+the server sends against it: the history is replayed verbatim, compaction happens exactly
+when the estimate crosses the threshold, and what follows a compaction starts with the
+compacted items as they came back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from responses_lsp.loopback import LoopbackServer, Reply
+from tests.e2e.conftest import Session, open_session
+
+THRESHOLD = 4000
+SETTINGS = {"compactThreshold": THRESHOLD, "contextChars": 300, "session": "workspace"}
+FUNCTIONS = 12
+SOURCE = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(FUNCTIONS))
+
+
+def tokens(item: dict[str, Any]) -> int:
+    return max(1, len(json.dumps(item, ensure_ascii=False).encode("utf-8")) // 4)
+
+
+def replayable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Output items as they must come back: without server ids (store=false)."""
+    return [
+        item if item.get("type") == "compaction" else {k: v for k, v in item.items() if k != "id"}
+        for item in items
+    ]
+
+
+def selection(body: dict[str, Any]) -> str:
+    text = body["input"][-1]["content"][0]["text"]
+    return text.split("<selection>\n")[1].split("</selection>")[0]
+
+
+def rewrite(body: dict[str, Any], turn: int) -> str:
+    """The scripted model: mark the selected function with the turn number."""
+    code = re.sub(r"    # turn \d+\n", "", selection(body))
+    head, rest = code.split("\n", 1)
+    return f"{head}\n    # turn {turn}\n{rest}"
+
+
+class Model:
+    """What the test expects the server to send, request after request."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+        self.last_total: int | None = None
+        self.measured = 0
+
+    def estimate(self, new_items: list[dict[str, Any]]) -> int:
+        if self.last_total is None:
+            return sum(map(tokens, self.history)) + sum(map(tokens, new_items))
+        added = self.history[self.measured :]
+        return self.last_total + sum(map(tokens, added)) + sum(map(tokens, new_items))
+
+    def completed(self, request: Any) -> dict[str, Any]:
+        [done] = [e for e in request.sent_events if e["type"] == "response.completed"]
+        return done["response"]
+
+    def after_turn(self, request: Any) -> None:
+        response = self.completed(request)
+        self.history = list(request.body["input"]) + replayable(response["output"])
+        self.last_total = response["usage"]["total_tokens"]
+        self.measured = len(self.history)
+
+
+async def act(session: Session, uri: str, index: int) -> dict[str, Any]:
+    cursor = SOURCE.index(f"return x + {index}\n")
+    return await session.run(uri, "refactor-to-async", session.span(uri, cursor))
+
+
+def requests_since(api: LoopbackServer, start: int) -> tuple[list[Any], list[Any]]:
+    new = api.requests[start:]
+    compacts = [r for r in new if r.path.endswith("/responses/compact")]
+    responses = [r for r in new if r.path.endswith("/v1/responses")]
+    return compacts, responses
+
+
+async def test_sixty_actions_compact_exactly_when_the_estimate_crosses_the_threshold(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    turn = {"n": 0}
+
+    def model(request: Any) -> Reply:
+        turn["n"] += 1
+        return Reply.text(rewrite(request.body, turn["n"]), reasoning=turn["n"] % 3 == 0)
+
+    compacted_outputs: list[list[dict[str, Any]]] = []
+
+    def compactor(request: Any) -> Reply:
+        # the last user message and one opaque compaction item (small on purpose)
+        users = [i for i in request.body["input"] if i.get("role") == "user"]
+        output = [
+            users[-1],
+            {
+                "type": "compaction",
+                "id": f"cmp_{len(compacted_outputs)}",
+                "encrypted_content": f"enc-{len(compacted_outputs)}",
+            },
+        ]
+        compacted_outputs.append(output)
+        return Reply.compacted(output)
+
+    loopback.responder = model
+    loopback.compact_responder = compactor
+    expected = Model()
+    cache_keys: set[str] = set()
+    compactions = 0
+    state = tmp_path / "state"
+    text = SOURCE
+    for half in (range(30), range(30, 60)):  # the server restarts in the middle
+        async with open_session(
+            "vscode", loopback, tmp_path, settings=SETTINGS, state_dir=state
+        ) as s:
+            uri = s.open("funcs.py", text)
+            for k in half:
+                seen = len(loopback.requests)
+                result = await act(s, uri, k % FUNCTIONS)
+                assert result["outcome"] == "applied", result
+                compacts, [request] = requests_since(loopback, seen)
+                new_items = request.body["input"][-1:]
+                estimate = expected.estimate(new_items)
+                if compacts:
+                    compactions += 1
+                    [compact] = compacts
+                    assert estimate > THRESHOLD, (k, estimate)
+                    assert compact.body["input"] == expected.history  # the full history
+                    assert request.body["input"] == compacted_outputs[-1] + new_items
+                    cache_keys.add(compact.body["prompt_cache_key"])
+                else:
+                    assert not expected.history or estimate <= THRESHOLD, (k, estimate)
+                    assert request.body["input"] == expected.history + new_items
+                cache_keys.add(request.body["prompt_cache_key"])
+                expected.after_turn(request)
+            text = s.editor.text(uri)
+    assert compactions >= 3
+    assert len(cache_keys) == 1
+    # reasoning items (with their encrypted content) went back to the model verbatim
+    replayed = [
+        item
+        for r in loopback.requests
+        if r.path.endswith("/v1/responses")
+        for item in r.body["input"]
+        if item.get("type") == "reasoning"
+    ]
+    assert replayed and all(i["encrypted_content"].startswith("gAAAAB") for i in replayed)
+
+
+async def test_fallbacks_when_the_compact_endpoint_is_missing(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    inline_calls = []
+
+    def model(request: Any) -> Reply:
+        body = request.body
+        if body.get("context_management"):
+            inline_calls.append(request)
+            return Reply.items(
+                [
+                    {"type": "compaction", "encrypted_content": f"inline-{len(inline_calls)}"},
+                    {"type": "message", "text": "OK"},
+                ]
+            )
+        return Reply.text(rewrite(body, len(loopback.requests)))
+
+    loopback.responder = model
+    loopback.compact_responder = lambda _request: Reply.error(404)
+    settings = {**SETTINGS, "compactThreshold": 1200}
+    async with open_session("vscode", loopback, tmp_path, settings=settings) as s:
+        uri = s.open("funcs.py", SOURCE)
+        for k in range(8):
+            assert (await act(s, uri, k))["outcome"] == "applied"
+    compact_calls = [r for r in loopback.requests if r.path.endswith("/compact")]
+    assert len(compact_calls) == 1, "the missing endpoint is remembered after the first 404"
+    assert len(inline_calls) >= 2
+    after = [
+        r
+        for r in loopback.requests
+        if r.path.endswith("/v1/responses") and not r.body.get("context_management")
+    ]
+    following = next(r for r in after if r.received_at > inline_calls[0].received_at)
+    first_item = following.body["input"][0]
+    assert first_item["type"] == "compaction" and first_item["encrypted_content"] == "inline-1"
+
+
+async def test_local_summary_when_no_server_side_compaction_works(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    def model(request: Any) -> Reply:
+        body = request.body
+        last = json.dumps(body["input"][-1])
+        if body.get("context_management"):
+            return Reply.text("I cannot compact.")  # no compaction item: inline does not work
+        if "CONTEXT CHECKPOINT COMPACTION" in last:
+            return Reply.text("The user is adding turn markers to functions f0..f11.")
+        return Reply.text(rewrite(body, len(loopback.requests)))
+
+    loopback.responder = model
+    loopback.compact_responder = lambda _request: Reply.error(404)
+    settings = {**SETTINGS, "compactThreshold": 1200}
+    async with open_session("vscode", loopback, tmp_path, settings=settings) as s:
+        uri = s.open("funcs.py", SOURCE)
+        for k in range(6):
+            assert (await act(s, uri, k))["outcome"] == "applied"
+    summaries = [r for r in loopback.requests if "CONTEXT CHECKPOINT" in json.dumps(r.body or {})]
+    assert summaries
+    later = [
+        r
+        for r in loopback.requests
+        if r.received_at > summaries[0].received_at
+        and r.path.endswith("/v1/responses")
+        and not r.body.get("context_management")
+        and "CONTEXT CHECKPOINT" not in json.dumps(r.body["input"][-1])
+    ]
+    first = later[0].body["input"][0]
+    assert first["role"] == "user"
+    assert "turn markers" in first["content"][0]["text"]
+
+
+async def test_context_length_exceeded_compacts_and_retries_once(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("funcs.py", SOURCE)
+        loopback.responder = lambda request: Reply.text(rewrite(request.body, 1))
+        assert (await act(s, uri, 0))["outcome"] == "applied"
+        history = list(loopback.requests[-1].body["input"])
+        loopback.responder = None
+        loopback.script(
+            Reply.error(
+                400, code="context_length_exceeded", message="Your input exceeds the context window"
+            ),
+        )
+        loopback.default = Reply.text("def f1(x):\n    # turn 2\n    return x + 1\n")
+        seen = len(loopback.requests)
+        result = await act(s, uri, 1)
+        assert result["outcome"] == "applied", result
+        kinds = [r.path.rsplit("/", 1)[-1] for r in loopback.requests[seen:]]
+        assert kinds == ["responses", "compact", "responses"]
+        compact = loopback.requests[seen + 1]
+        assert compact.body["input"][: len(history)] == history[: len(compact.body["input"])]
+        messages = [
+            p.message
+            for v in s.client.progress_reports.values()
+            for p in v
+            if getattr(p, "message", None)
+        ]
+        assert any("compacting session and retrying" in m for m in messages)
+
+
+async def test_session_commands_show_reset_and_compact(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("funcs.py", SOURCE)
+        loopback.responder = lambda request: Reply.text(rewrite(request.body, 1))
+        for k in range(2):
+            assert (await act(s, uri, k))["outcome"] == "applied"
+        shown = await s.execute("responses-lsp.session.show", {"uri": uri})
+        assert shown["turns"] == 2 and shown["estimatedTokens"] > 0 and shown["compactions"] == 0
+        compacted = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        assert compacted["compacted"] is True and compacted["strategy"] == "endpoint"
+        shown = await s.execute("responses-lsp.session.show", {"uri": uri})
+        assert shown["compactions"] == 1
+        await s.execute("responses-lsp.session.reset", {"uri": uri})
+        shown = await s.execute("responses-lsp.session.show", {"uri": uri})
+        assert shown["turns"] == 0 and shown["items"] == 0
+
+
+@pytest.mark.parametrize("scope", ["off", "document"])
+async def test_session_scope_setting(loopback: LoopbackServer, tmp_path: Path, scope: str) -> None:
+    loopback.responder = lambda request: Reply.text(rewrite(request.body, 1))
+    async with open_session(
+        "vscode", loopback, tmp_path, settings={**SETTINGS, "session": scope}
+    ) as s:
+        a = s.open("a.py", SOURCE)
+        b = s.open("b.py", SOURCE)
+        await act(s, a, 0)
+        await act(s, b, 0)
+        second = loopback.requests[-1].body
+        assert len(second["input"]) == 1  # nothing from a.py's turn
+        if scope == "off":
+            assert "prompt_cache_key" not in second
