@@ -267,7 +267,7 @@ class JobManager:
         from responses_lsp.errors import ContextLengthExceeded
 
         host, region, uri = self.host, job.region, job.request.uri
-        request, options = self._build(job, action)
+        request, options, record = self._build(job, action)
         new_items = list(request.input)
         session = host.session_for(uri)
         settings = host.settings().settings
@@ -313,7 +313,7 @@ class JobManager:
         if session is not None:
             host.sessions.record(
                 session,
-                new_items,
+                [record],
                 output,
                 stats.usage.model_dump(mode="json") if stats.usage is not None else None,
                 last_action={"action": action.id, "uri": uri, "output": final[:4000]},
@@ -364,9 +364,11 @@ class JobManager:
                     stats.usage = event.response.usage
         return output, sanitizer
 
-    def _build(self, job: Job, action: Any) -> tuple[Any, Any]:
+    def _build(self, job: Job, action: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """The request, the sanitizer options, and the user item the session will keep."""
         from responses_lsp.actions.prompts import (
             PromptInput,
+            build_history_message,
             build_instructions,
             build_user_message,
             context_around,
@@ -410,7 +412,7 @@ class JobManager:
             use_tabs="\t" in indent or any(line.startswith("\t") for line in original.splitlines()),
             language=doc.language_id,
         )
-        return request, options
+        return request, options, user_message(build_history_message(prompt))
 
     async def _wait_done(self, job: Job) -> bool:
         try:

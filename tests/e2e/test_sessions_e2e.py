@@ -19,7 +19,7 @@ import pytest
 from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import Session, open_session
 
-THRESHOLD = 4000
+THRESHOLD = 2500
 SETTINGS = {"compactThreshold": THRESHOLD, "contextChars": 300, "session": "workspace"}
 FUNCTIONS = 12
 SOURCE = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(FUNCTIONS))
@@ -50,28 +50,48 @@ def rewrite(body: dict[str, Any], turn: int) -> str:
 
 
 class Model:
-    """What the test expects the server to send, request after request."""
+    """What the test expects the server to send, request after request.
+
+    The session remembers each turn as a short record of the request (the context around
+    the code is sent fresh every time) followed by the model's output items, verbatim.
+    """
 
     def __init__(self) -> None:
         self.history: list[dict[str, Any]] = []
         self.last_total: int | None = None
-        self.measured = 0
+        self.previous_output: list[dict[str, Any]] | None = None
+
+    def check(self, items: list[dict[str, Any]]) -> None:
+        """`items` is the known history, then the record of the last turn and its output."""
+        known = len(self.history)
+        assert items[:known] == self.history
+        rest = items[known:]
+        if self.previous_output is None:
+            assert rest == []
+        else:
+            record, *output = rest
+            text = record["content"][0]["text"]
+            assert record["role"] == "user" and text.startswith(
+                "Earlier request: Refactor to async"
+            )
+            assert "funcs.py" in text and tokens(record) < 200
+            assert output == replayable(self.previous_output)
+        self.history = list(items)
+        self.previous_output = None
 
     def estimate(self, new_items: list[dict[str, Any]]) -> int:
         if self.last_total is None:
             return sum(map(tokens, self.history)) + sum(map(tokens, new_items))
-        added = self.history[self.measured :]
-        return self.last_total + sum(map(tokens, added)) + sum(map(tokens, new_items))
+        return self.last_total + sum(map(tokens, new_items))
 
-    def completed(self, request: Any) -> dict[str, Any]:
-        [done] = [e for e in request.sent_events if e["type"] == "response.completed"]
-        return done["response"]
+    def compacted(self, items: list[dict[str, Any]]) -> None:
+        self.history = list(items)
+        self.last_total = None
 
     def after_turn(self, request: Any) -> None:
-        response = self.completed(request)
-        self.history = list(request.body["input"]) + replayable(response["output"])
-        self.last_total = response["usage"]["total_tokens"]
-        self.measured = len(self.history)
+        [done] = [e for e in request.sent_events if e["type"] == "response.completed"]
+        self.last_total = done["response"]["usage"]["total_tokens"]
+        self.previous_output = done["response"]["output"]
 
 
 async def act(session: Session, uri: str, index: int) -> dict[str, Any]:
@@ -129,17 +149,19 @@ async def test_sixty_actions_compact_exactly_when_the_estimate_crosses_the_thres
                 assert result["outcome"] == "applied", result
                 compacts, [request] = requests_since(loopback, seen)
                 new_items = request.body["input"][-1:]
-                estimate = expected.estimate(new_items)
                 if compacts:
                     compactions += 1
                     [compact] = compacts
+                    expected.check(compact.body["input"])  # the full history
+                    estimate = expected.estimate(new_items)
                     assert estimate > THRESHOLD, (k, estimate)
-                    assert compact.body["input"] == expected.history  # the full history
                     assert request.body["input"] == compacted_outputs[-1] + new_items
+                    expected.compacted(compacted_outputs[-1])
                     cache_keys.add(compact.body["prompt_cache_key"])
                 else:
+                    expected.check(request.body["input"][:-1])
+                    estimate = expected.estimate(new_items)
                     assert not expected.history or estimate <= THRESHOLD, (k, estimate)
-                    assert request.body["input"] == expected.history + new_items
                 cache_keys.add(request.body["prompt_cache_key"])
                 expected.after_turn(request)
             text = s.editor.text(uri)
@@ -175,7 +197,7 @@ async def test_fallbacks_when_the_compact_endpoint_is_missing(
 
     loopback.responder = model
     loopback.compact_responder = lambda _request: Reply.error(404)
-    settings = {**SETTINGS, "compactThreshold": 1200}
+    settings = {**SETTINGS, "compactThreshold": 900}
     async with open_session("vscode", loopback, tmp_path, settings=settings) as s:
         uri = s.open("funcs.py", SOURCE)
         for k in range(8):
@@ -207,7 +229,7 @@ async def test_local_summary_when_no_server_side_compaction_works(
 
     loopback.responder = model
     loopback.compact_responder = lambda _request: Reply.error(404)
-    settings = {**SETTINGS, "compactThreshold": 1200}
+    settings = {**SETTINGS, "compactThreshold": 900}
     async with open_session("vscode", loopback, tmp_path, settings=settings) as s:
         uri = s.open("funcs.py", SOURCE)
         for k in range(6):
@@ -248,7 +270,10 @@ async def test_context_length_exceeded_compacts_and_retries_once(
         kinds = [r.path.rsplit("/", 1)[-1] for r in loopback.requests[seen:]]
         assert kinds == ["responses", "compact", "responses"]
         compact = loopback.requests[seen + 1]
-        assert compact.body["input"][: len(history)] == history[: len(compact.body["input"])]
+        record, output = compact.body["input"]  # the whole history: turn 1 and its answer
+        assert record["content"][0]["text"].startswith("Earlier request: Refactor to async")
+        assert output["role"] == "assistant" and "# turn 1" in output["content"][0]["text"]
+        assert history[-1]["content"] != record["content"]  # the record, not the full prompt
         messages = [
             p.message
             for v in s.client.progress_reports.values()

@@ -260,3 +260,27 @@ def build_user_message(p: PromptInput) -> str:
         parts += ["Code after the selection (context, stays as it is):", _section(below, after)]
     parts += [f"Reply with the new code for <{sel}> only: no fences, no explanations."]
     return "\n".join(parts)
+
+
+def build_history_message(p: PromptInput) -> str:
+    """The user turn as the session remembers it: what was asked, and where.
+
+    Deliberately short. The code around the selection is sent fresh with every request,
+    the model's answer that follows this record in the history carries the new code, and
+    compaction keeps every user message of a session (that is what /responses/compact
+    returns), so long records would make compaction useless after a few hundred turns.
+    """
+    selection = _normalize(p.selection)
+    where = f"{p.file_path or 'untitled'} ({language_name(p.language_id)})"
+    if p.first_line is not None:
+        last = p.first_line + selection.rstrip("\n").count("\n")
+        where += f" lines {p.first_line}-{last}"
+    parts = [f"Earlier request: {p.action.title} on {where}."]
+    if p.instruction.strip():
+        parts.append(f"Instruction: {' '.join(p.instruction.split())[:300]}")
+    if p.diagnostics:
+        parts.append("Problems: " + "; ".join(p.diagnostics)[:300])
+    first = next((line.strip() for line in selection.splitlines() if line.strip()), "")
+    if first:
+        parts.append(f"The code began with: {first[:120]}")
+    return "\n".join(parts)
