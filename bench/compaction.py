@@ -25,19 +25,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from responses_lsp.actions.catalog import all_actions, find_action  # noqa: E402
-from responses_lsp.actions.prompts import (  # noqa: E402
+from responses_lsp.actions.catalog import all_actions, find_action
+from responses_lsp.actions.prompts import (
     PromptInput,
     build_history_message,
     build_instructions,
     build_user_message,
 )
-from responses_lsp.api.client import ClientConfig, ResponsesClient  # noqa: E402
-from responses_lsp.api.events import OutputItemDone, ResponseCompleted  # noqa: E402
-from responses_lsp.api.requests import ResponseRequest, user_message  # noqa: E402
-from responses_lsp.loopback import LoopbackServer, Reply  # noqa: E402
-from responses_lsp.sessions.manager import SessionManager  # noqa: E402
-from responses_lsp.sessions.store import SessionStore  # noqa: E402
+from responses_lsp.api.client import ClientConfig, ResponsesClient
+from responses_lsp.api.events import OutputItemDone, ResponseCompleted
+from responses_lsp.api.requests import ResponseRequest, user_message
+from responses_lsp.loopback import LoopbackServer, Reply
+from responses_lsp.sessions.manager import SessionManager
+from responses_lsp.sessions.store import SessionStore
 
 CONTEXT = "".join(
     f"def helper_{i}(value):\n    return value * {i} + offset_{i}\n\n" for i in range(30)
@@ -65,7 +65,7 @@ async def run(turns: int, threshold: int | None, state: Path) -> list[dict[str, 
     assert action is not None
     rows: list[dict[str, Any]] = []
     with LoopbackServer() as api:
-        api.responder = lambda request: answer(len(api.requests))
+        api.responder = lambda _request: answer(len(api.requests))
         api.compact_responder = compacted
         client = ResponsesClient(
             ClientConfig(base_url=api.base_url, api_key="sk-bench-000000", model="m")
