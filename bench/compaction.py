@@ -139,9 +139,8 @@ def main() -> int:
     print("|---|---|---|---|")
     for p, c in zip(plain, compacted, strict=True):
         if p["turn"] % 20 == 0 or p["turn"] == 1 or c["compacted"]:
-            print(
-                f"| {p['turn']} | {p['input_tokens']:,} | {c['input_tokens']:,} | {'yes' if c['compacted'] else ''} |"
-            )
+            mark = "yes" if c["compacted"] else ""
+            print(f"| {p['turn']} | {p['input_tokens']:,} | {c['input_tokens']:,} | {mark} |")
     ratio = total_compacted / total_plain
     print()
     print(
