@@ -117,6 +117,7 @@ class Job:
     task: asyncio.Task[Any] | None = None
     cancel_reason: str | None = None
     region: Any = None
+    original: str = ""  # for follow-ups: the code before the first edit of the chain
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -200,6 +201,20 @@ class JobManager:
             return self._fail(job, started, "responses-lsp: this action needs an instruction.")
         start = doc.from_client(host.driver.encoding, *request.start)
         end = doc.from_client(host.driver.encoding, *request.end)
+        if action.follow_up:
+            session = host.session_for(request.uri)
+            last = session.last_action if session is not None else None
+            if not last or last.get("uri") != request.uri:
+                return self._fail(
+                    job, started, "responses-lsp: there is no earlier AI edit in this document."
+                )
+            if start == end:  # no selection: the lines of the last edit
+                start, end = (int(last["start_line"]), 0), (int(last["end_line"]), 0)
+            job.original = str(last.get("original") or "")
+            if action.id == "retry-last" and job.original:
+                request.instruction += (
+                    "\n\nThe original code, before your previous answer:\n" + job.original
+                )
         span = action_range(doc, start, end, scope=action.scope)
         if span is None:
             return self._fail(job, started, "responses-lsp: nothing to rewrite here.")
@@ -244,6 +259,8 @@ class JobManager:
         host.driver.pump(job.request.uri)
         confirmed = await self._wait_done(job)
         result = self._result(job, stats, started, error, confirmed)
+        if result.outcome == "applied":
+            self._remember(job, action)
         outcome_message = result.message
         if has_progress:
             host.progress_end(job.token, outcome_message or result.outcome)
@@ -261,6 +278,24 @@ class JobManager:
             result.seconds,
         )
         return result
+
+    def _remember(self, job: Job, action: Any) -> None:
+        """The session's last edit in this document, for the follow-up actions."""
+        session = self.host.session_for(job.request.uri)
+        if session is None:
+            return
+        region = job.region
+        original = job.original if action.follow_up and job.original else region.original
+        self.host.sessions.remember(
+            session,
+            {
+                "action": action.id,
+                "uri": job.request.uri,
+                "start_line": region.start[0],
+                "end_line": region.end[0] + (1 if region.end[1] else 0),
+                "original": original[:8000],
+            },
+        )
 
     async def _stream(self, job: Job, action: Any, stats: _StreamStats, has_progress: bool) -> None:
         from responses_lsp.editing.sanitizer import looks_like_code
@@ -316,7 +351,6 @@ class JobManager:
                 [record],
                 output,
                 stats.usage.model_dump(mode="json") if stats.usage is not None else None,
-                last_action={"action": action.id, "uri": uri, "output": final[:4000]},
             )
         if not final.strip() or not looks_like_code(final, options.language):
             stats.empty = True

@@ -307,11 +307,14 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
         return []
     resolved = ls.settings()
     diagnostics = params.context.diagnostics or []
+    session = ls.session_for(uri) if resolved.settings.session != "off" else None
+    last = session.last_action if session is not None else None
     actions = offered_actions(
         all_actions(resolved.settings.actions),
         language_id=doc.language_id,
         has_diagnostics=bool(diagnostics),
         only=params.context.only,
+        has_follow_up=bool(last and last.get("uri") == uri),
     )
     disabled = None
     caps = ls.client_capabilities

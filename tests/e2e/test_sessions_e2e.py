@@ -316,3 +316,40 @@ async def test_session_scope_setting(loopback: LoopbackServer, tmp_path: Path, s
         assert len(second["input"]) == 1  # nothing from a.py's turn
         if scope == "off":
             assert "prompt_cache_key" not in second
+
+
+async def test_follow_ups_refine_and_retry_the_last_edit_with_the_history(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    source = "import time\n\n\ndef wait(n):\n    time.sleep(n)\n    return n\n"
+    first = "async def wait(n):\n    await asyncio.sleep(n)\n    return n\n"
+    refined = "async def wait(n: float) -> float:\n    await asyncio.sleep(n)\n    return n\n"
+    retried = "async def wait(n):\n    await asyncio.to_thread(time.sleep, n)\n    return n\n"
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("w.py", source)
+        cursor = source.index("time.sleep")
+        ids = [a.command.arguments[0]["action"] for a in await s.actions(uri, s.span(uri, cursor))]
+        assert "refine-last" not in ids and "retry-last" not in ids
+        loopback.script(Reply.text(first), Reply.text(refined), Reply.text(retried))
+        assert (await s.run(uri, "refactor-to-async", s.span(uri, cursor)))["outcome"] == "applied"
+        assert s.editor.text(uri) == "import time\n\n\n" + first
+
+        anywhere = s.span(uri, 0)  # a cursor elsewhere: the follow-up acts on the last edit
+        ids = [a.command.arguments[0]["action"] for a in await s.actions(uri, anywhere)]
+        assert "refine-last" in ids and "retry-last" in ids
+        result = await s.run(uri, "refine-last", anywhere, instruction="add type hints")
+        assert result["outcome"] == "applied", result
+        assert s.editor.text(uri) == "import time\n\n\n" + refined
+        body = loopback.requests[-1].body
+        assert len(body["input"]) == 3  # the first turn (record + answer), then the new request
+        assert "await asyncio.sleep(n)" in json.dumps(body["input"][1])
+        assert "add type hints" in s.prompt()
+
+        result = await s.run(uri, "retry-last", anywhere, instruction="keep time.sleep")
+        assert result["outcome"] == "applied", result
+        assert s.editor.text(uri) == "import time\n\n\n" + retried
+        prompt = s.prompt()
+        assert (
+            "keep time.sleep" in prompt and "time.sleep(n)\n    return n" in prompt
+        )  # the original
+        assert len(loopback.requests[-1].body["input"]) == 5

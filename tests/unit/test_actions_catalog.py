@@ -25,7 +25,10 @@ BUILTIN_IDS = [
     "add-docstrings",
     "fix-diagnostics",
     "edit-with-instruction",
+    "refine-last",
+    "retry-last",
 ]
+OFFERED = BUILTIN_IDS[:5]  # the follow-ups need a last edit in the session
 REWRITES = ["refactor-to-async", "add-type-hints", "add-docstrings", "edit-with-instruction"]
 
 
@@ -78,13 +81,13 @@ def test_each_builtin_has_its_kind_scope_and_gate(
 @pytest.mark.parametrize(
     ("only", "expected"),
     [
-        (None, BUILTIN_IDS),
-        ([], BUILTIN_IDS),
-        ([""], BUILTIN_IDS),  # the empty kind is the root of the hierarchy
+        (None, OFFERED),
+        ([], OFFERED),
+        ([""], OFFERED),  # the empty kind is the root of the hierarchy
         (["refactor"], REWRITES),
         (["refactor.rewrite"], REWRITES),
         (["quickfix"], ["fix-diagnostics"]),
-        (["refactor", "quickfix"], BUILTIN_IDS),
+        (["refactor", "quickfix"], OFFERED),
         (["refactor.extract"], []),
         (["refactor.rewrite.more"], []),  # a narrower kind than ours
         (["source"], []),
@@ -105,9 +108,9 @@ def test_fix_diagnostics_is_only_offered_with_diagnostics_in_range() -> None:
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("python", BUILTIN_IDS),
-        ("typescript", BUILTIN_IDS),
-        ("javascriptreact", BUILTIN_IDS),
+        ("python", OFFERED),
+        ("typescript", OFFERED),
+        ("javascriptreact", OFFERED),
         ("go", ["add-docstrings", "fix-diagnostics", "edit-with-instruction"]),
         ("lua", ["add-type-hints", "add-docstrings", "fix-diagnostics", "edit-with-instruction"]),
         (
@@ -115,7 +118,7 @@ def test_fix_diagnostics_is_only_offered_with_diagnostics_in_range() -> None:
             ["refactor-to-async", "add-docstrings", "fix-diagnostics", "edit-with-instruction"],
         ),
         ("plaintext", ["add-docstrings", "fix-diagnostics", "edit-with-instruction"]),
-        ("Python", BUILTIN_IDS),  # language ids compare without case
+        ("Python", OFFERED),  # language ids compare without case
     ],
 )
 def test_actions_with_a_language_filter_are_offered_for_those_languages(
@@ -234,3 +237,16 @@ def test_builtin_templates_say_what_to_change_and_what_to_keep(
     for phrase in must_say:
         assert phrase in spec.template
     assert "{language}" in spec.template
+
+
+def test_follow_ups_are_offered_only_when_the_session_has_a_last_edit_here() -> None:
+    actions = all_actions(())
+    without = ids(offered_actions(actions, language_id="python", has_diagnostics=False, only=None))
+    assert "refine-last" not in without and "retry-last" not in without
+    with_last = ids(
+        offered_actions(
+            actions, language_id="python", has_diagnostics=False, only=None, has_follow_up=True
+        )
+    )
+    assert with_last[-2:] == ["refine-last", "retry-last"]
+    assert all(a.needs_instruction for a in actions if a.follow_up)

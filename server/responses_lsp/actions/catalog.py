@@ -43,6 +43,7 @@ class ActionSpec:
     needs_instruction: bool = False  # the client must supply an instruction
     needs_diagnostics: bool = False  # only offered when diagnostics are in range
     builtin: bool = True
+    follow_up: bool = False  # acts on the session's last edit in this document
 
 
 _ASYNC = """\
@@ -109,6 +110,19 @@ Rewrite the selected {language} code following this instruction:
 - Change only what the instruction asks for; keep everything else (behaviour, names, \
 comments and formatting) as it is."""
 
+_REFINE = """\
+The selection is the code you wrote in your previous answer in this conversation, as it is \
+in the file now. Refine it: {instruction}
+Keep the decisions and conventions of that answer and of the earlier ones unless the \
+instruction changes them.
+"""
+
+_RETRY = """\
+The selection is the code you wrote in your previous answer in this conversation. It is not \
+what I wanted: write it again from the original code (given below), taking a different \
+approach. {instruction}
+"""
+
 BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         id="refactor-to-async",
@@ -168,6 +182,24 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         scope="selection",
         needs_instruction=True,
     ),
+    ActionSpec(
+        id="refine-last",
+        title="Refine the last AI edit… (AI)",
+        kind=REWRITE,
+        template=_REFINE,
+        scope="selection",
+        needs_instruction=True,
+        follow_up=True,
+    ),
+    ActionSpec(
+        id="retry-last",
+        title="Undo the last AI edit and try differently… (AI)",
+        kind=REWRITE,
+        template=_RETRY,
+        scope="selection",
+        needs_instruction=True,
+        follow_up=True,
+    ),
 )
 
 
@@ -216,13 +248,18 @@ def offered_actions(
     language_id: str,
     has_diagnostics: bool,
     only: Sequence[str] | None,
+    has_follow_up: bool = False,
 ) -> list[ActionSpec]:
-    """The actions to list for one `textDocument/codeAction` request, in catalog order."""
+    """The actions to list for one `textDocument/codeAction` request, in catalog order.
+
+    Follow-ups (refine / retry the last edit) only when the session has a last edit here.
+    """
     language = language_id.lower()
     return [
         spec
         for spec in actions
         if kind_matches(spec.kind, only)
+        and (has_follow_up or not spec.follow_up)
         and (has_diagnostics or not spec.needs_diagnostics)
         and (spec.languages is None or language in (lang.lower() for lang in spec.languages))
     ]

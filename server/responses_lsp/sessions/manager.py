@@ -168,6 +168,11 @@ class SessionManager:
             session.last_action = last_action
         self.store.save(session)
 
+    def remember(self, session: Session, last_action: dict[str, Any]) -> None:
+        """Where the session's last applied edit is (for refine / retry)."""
+        session.last_action = last_action
+        self.store.save(session)
+
     def reset(self, uri: str) -> Session | None:
         key = self.key_for(uri)
         return self.store.reset(key) if key is not None else None
