@@ -38,6 +38,7 @@ class _Model(BaseModel):
         validate_by_alias=True,
         extra="ignore",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -89,6 +90,10 @@ class Settings(_Model):
     """User-defined actions: id, title, kind, prompt template, languages."""
     keep_partial_on_cancel: bool = False
     """Keep the partial output when a job is cancelled (default: restore the original)."""
+    deny_patterns: tuple[str, ...] = ()
+    """Extra glob patterns of files the model may never read or change (secrets always are)."""
+    max_tool_steps: int = Field(default=12, ge=1, le=50)
+    """Tool-call rounds a multi-file action may take before it stops."""
     log_level: LogLevel = "info"
     """Level of the messages sent to the editor's log (window/logMessage)."""
 

@@ -387,6 +387,8 @@ def test_settings_keys_lists_every_camel_case_key_with_its_default() -> None:
         "contextChars": 6_000,
         "actions": [],
         "keepPartialOnCancel": False,
+        "denyPatterns": [],
+        "maxToolSteps": 12,
         "logLevel": "info",
     }
 
