@@ -1,9 +1,11 @@
 """The command line: `responses-lsp` serves LSP on stdio (or TCP); subcommands run jobs.
 
     responses-lsp [--tcp HOST:PORT] [--log-level LEVEL]     the language server
-    responses-lsp demo [--real]                             watch a scripted refactor stream
+    responses-lsp demo [--real] [--speed TOKENS_PER_S]      watch a scripted refactor stream
     responses-lsp apply --action ID FILE[:START[-END]]      one action, no editor
-    responses-lsp check                                     what would be used; one call
+    responses-lsp check [--base-url URL] [--model M]        what would be used; one call
+
+The subcommands live in `commands/` (one module each).
 
 Only the protocol is ever written to stdout while serving.
 """
@@ -14,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from responses_lsp import __version__
+from responses_lsp import __version__, commands
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the language server (the default)")
+    commands.register(sub)
     return parser
 
 

@@ -18,7 +18,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from responses_lsp.errors import ApiError, EditConflict, MissingApiKey, ResponsesLspError
+from responses_lsp.errors import (
+    ApiError,
+    ConfigurationError,
+    EditConflict,
+    MissingApiKey,
+    ResponsesLspError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +102,13 @@ class JobResult:
     edits: int = 0
     edit_bytes: int = 0
     seconds: float = 0.0
+    error_kind: str | None = None  # usage | config | busy | state | api | internal
 
     def as_json(self) -> dict[str, Any]:
         return {
             "jobId": self.job_id,
             "outcome": self.outcome,
+            "errorKind": self.error_kind,
             "message": self.message,
             "tokens": self.tokens,
             "edits": self.edits,
@@ -118,7 +126,8 @@ class Job:
     cancel_reason: str | None = None
     region: Any = None
     original: str = ""  # for follow-ups: the code before the first edit of the chain
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # the engine is done
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # the job has returned
 
 
 class JobManager:
@@ -155,6 +164,12 @@ class JobManager:
                 count += 1
         return count
 
+    async def drain(self, limit: float) -> None:
+        """Wait (at most `limit` seconds) for every job to finish, e.g. after cancelling."""
+        waiting = [job.finished.wait() for job in self.jobs.values()]
+        if waiting:
+            await asyncio.wait([asyncio.ensure_future(w) for w in waiting], timeout=limit)
+
     def running(self) -> list[dict[str, Any]]:
         return [
             {
@@ -176,6 +191,7 @@ class JobManager:
             return await self._run(job, started)
         finally:
             self.jobs.pop(job.id, None)
+            job.finished.set()
 
     async def _run(self, job: Job, started: float) -> JobResult:
         from responses_lsp.actions.catalog import all_actions, find_action
@@ -190,13 +206,14 @@ class JobManager:
             return self._fail(job, started, f"responses-lsp: unknown action {request.action_id!r}.")
         doc = host.driver.get(request.uri)
         if doc is None:
-            return self._fail(job, started, "responses-lsp: the document is not open.")
+            return self._fail(job, started, "responses-lsp: the document is not open.", "state")
         if is_secret_path(request.uri):
             return self._fail(
                 job, started, "responses-lsp: refusing to send a secrets file to the model."
             )
         if not resolved.has_key:
-            return self._fail(job, started, MissingApiKey(settings.api_key_env).user_message())
+            message = MissingApiKey(settings.api_key_env).user_message()
+            return self._fail(job, started, message, "config")
         if action.needs_instruction and not request.instruction.strip():
             return self._fail(job, started, "responses-lsp: this action needs an instruction.")
         start = doc.from_client(host.driver.encoding, *request.start)
@@ -226,7 +243,10 @@ class JobManager:
             )
         except Overlap:
             return self._fail(
-                job, started, "responses-lsp: another AI edit is already running on these lines."
+                job,
+                started,
+                "responses-lsp: another AI edit is already running on these lines.",
+                "busy",
             )
         job.region.on_done = lambda _region: job.done.set()
         return await self._drive(job, action, started)
@@ -467,11 +487,19 @@ class JobManager:
         region = job.region
         outcome = region.outcome.value if region.outcome is not None else "unconfirmed"
         message = ""
+        kind: str | None = None
         if region.conflict:
             outcome, message = "conflict", EditConflict().user_message()
         elif error is not None and not isinstance(error, EditConflict):
             outcome = "error"
             message = error.user_message()
+            kind = (
+                "config"
+                if isinstance(error, ConfigurationError)
+                else "api"
+                if isinstance(error, ApiError)
+                else "internal"
+            )
             if isinstance(error, ApiError) and region.edits_sent:
                 message += " The original code was restored."
         elif job.cancel_reason:
@@ -496,12 +524,17 @@ class JobManager:
             edits=region.edits_sent,
             edit_bytes=region.bytes_sent,
             seconds=time.monotonic() - started,
+            error_kind=kind,
         )
 
-    def _fail(self, job: Job, started: float, message: str) -> JobResult:
+    def _fail(self, job: Job, started: float, message: str, kind: str = "usage") -> JobResult:
         self.host.show("error", message)
         return JobResult(
-            job_id=job.id, outcome="error", message=message, seconds=time.monotonic() - started
+            job_id=job.id,
+            outcome="error",
+            message=message,
+            seconds=time.monotonic() - started,
+            error_kind=kind,
         )
 
 

@@ -438,10 +438,11 @@ def _progress_cancel(ls: ResponsesLanguageServer, params: t.WorkDoneProgressCanc
 
 
 async def _shutdown(ls: ResponsesLanguageServer, _params: Any) -> None:
+    # Cancel every job and let it restore its region (that takes the client's answers),
+    # then stop the engine: nothing may be sent once pygls starts cancelling requests.
     ls.jobs.cancel(reason="cancelled: the server is shutting down")
-    pending = [job.task for job in ls.jobs.jobs.values() if job.task is not None]
-    if pending:
-        await asyncio.wait(pending, timeout=2.0)
+    await ls.jobs.drain(3.0)
+    ls.driver.close_all()
     await ls.close_api()
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from responses_lsp.commands import apply, check, demo
+from responses_lsp.commands import apply as apply
+from responses_lsp.commands import check as check
+from responses_lsp.commands import demo as demo
 
 
 def register(subparsers: Any) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -49,6 +48,24 @@ class CommandError(Exception):
         self.code = code
 
 
+def url_argument(text: str) -> str:
+    """argparse type of `--base-url`: an http(s) URL."""
+    import argparse
+
+    if not text.strip().startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"must start with http:// or https://: {text!r}")
+    return text.strip()
+
+
+def model_argument(text: str) -> str:
+    """argparse type of `--model`: a non-empty id."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text.strip()
+
+
 def _clean(text: str) -> str:
     from responses_lsp.redaction import redact
 
@@ -75,8 +92,25 @@ def report_error(command: str, message: str, hint: str | None = None) -> None:
         note(f"  hint: {hint}")
 
 
+def setup_logging(verbose: bool) -> None:
+    """Library logs (pygls, httpx) on stderr with `-v`, masked; otherwise nowhere."""
+    import logging
+
+    if verbose:
+        from responses_lsp.logging_setup import setup_stderr_logging
+
+        setup_stderr_logging("info")
+    else:
+        root = logging.getLogger()
+        root.addHandler(logging.NullHandler())  # no "last resort" printing of warnings
+        root.setLevel(logging.CRITICAL)
+
+
 def guarded(command: str, verbose: bool, body: Callable[[], int]) -> int:
     """Run a command's body; turn every way out into a message and an exit code."""
+    import traceback
+
+    setup_logging(verbose)
     try:
         return body()
     except CommandError as exc:
@@ -98,15 +132,23 @@ def guarded(command: str, verbose: bool, body: Callable[[], int]) -> int:
         return EXIT_FAILURE
 
 
+def plural(count: int, word: str) -> str:
+    """`1 token`, `2 tokens`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 # ------------------------------------------------------------------ colour
 
 
-def use_color(stream: IO[str], disabled: bool = False) -> bool:
-    """Colour only on a terminal, and never with `--no-color`, $NO_COLOR or TERM=dumb."""
-    if disabled or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
+def is_terminal(stream: IO[str]) -> bool:
+    """A terminal that understands cursor movement (not a pipe, a file or TERM=dumb)."""
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+def use_color(stream: IO[str], disabled: bool = False) -> bool:
+    """Colour only on a terminal, and never with `--no-color` or $NO_COLOR."""
+    return not disabled and not os.environ.get("NO_COLOR") and is_terminal(stream)
 
 
 class Style:
@@ -223,8 +265,9 @@ class StatusLine:
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.live = use_color(self.stream)  # same test: a real terminal
+        self.live = is_terminal(self.stream)
         self._shown = ""
+        self._printed = ""
         self._kind: str | None = None
 
     def update(self, text: str, kind: str = "") -> None:
@@ -234,9 +277,10 @@ class StatusLine:
             self.stream.write("\r\x1b[K" + clip(text, width - 1))
             self.stream.flush()
             self._shown = text
-        elif kind != self._kind:
+        elif kind != self._kind and text != self._printed:
             self.stream.write(text + "\n")
             self.stream.flush()
+            self._printed = text
         self._kind = kind
 
     def clear(self) -> None:
@@ -258,9 +302,10 @@ def _terminal_width(stream: Any) -> int:
     import shutil
 
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):
-        return shutil.get_terminal_size().columns
+        columns = 0
+    return columns or shutil.get_terminal_size().columns  # 0: a pty without a size
 
 
 class Rate:
@@ -288,3 +333,38 @@ class Rate:
             return 0.0
         elapsed = self._last[0] - self._first[0]
         return (self._last[1] - self._first[1]) / elapsed if elapsed >= 0.1 else 0.0
+
+
+# ------------------------------------------------------------------ job results
+
+CHECK_HINT = "run `responses-lsp check` to test the endpoint, the model and the key"
+
+# Refusals a job ends with before it asks the model (jobs.py), and what they mean here.
+_REFUSALS: tuple[tuple[str, int, str | None], ...] = (
+    ("unknown action", EXIT_USAGE, "`responses-lsp apply --help` lists the built-in actions"),
+    ("secrets file", EXIT_USAGE, None),
+    ("needs an instruction", EXIT_USAGE, "pass --instruction TEXT"),
+    ("nothing to rewrite here", EXIT_USAGE, "choose lines that contain code"),
+    ("API key is missing", EXIT_API, CHECK_HINT),
+    ("internal error", EXIT_FAILURE, "run again with -v to see the server's log"),
+    ("already running", EXIT_FAILURE, None),
+    ("not open", EXIT_FAILURE, None),
+)
+
+
+def job_error(result: dict[str, Any]) -> CommandError:
+    """The error for a job that did not apply (see `JobResult.as_json`)."""
+    outcome = str(result.get("outcome") or "error")
+    message = str(result.get("message") or f"the action ended with outcome {outcome!r}")
+    kind = result.get("errorKind")
+    if outcome == "error":
+        if kind in ("api", "config"):
+            return CommandError(message, hint=CHECK_HINT, code=EXIT_API)
+        for needle, code, hint in _REFUSALS:
+            if needle in message:
+                return CommandError(message, hint=hint, code=code)
+        # Everything else a job reports as an error comes from the endpoint (DESIGN §8).
+        return CommandError(message, hint=CHECK_HINT, code=EXIT_API)
+    if outcome == "restored":
+        return CommandError(message, hint="try again, or rephrase with --instruction")
+    return CommandError(message, code=EXIT_FAILURE)

@@ -79,6 +79,15 @@ class EditDriver:
             timer.cancel()
         self.docs.pop(uri, None)
 
+    def close_all(self) -> None:
+        """Stop every streamer (shutdown): no edit is sent after this."""
+        for uri in list(self.streamers):
+            streamer = self.streamers.pop(uri)
+            streamer.close()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
     def get(self, uri: str) -> Document | None:
         return self.docs.get(uri)
 

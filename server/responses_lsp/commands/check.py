@@ -1,0 +1,240 @@
+"""`responses-lsp check`: what the server would use, and one call to prove it works.
+
+Prints the base URL (and the `/v1/responses` URL the server calls), the model, and where
+the API key came from, masked. Then it calls the endpoint once with the server's own API
+client and no retries: `GET /v1/models`; when that path does not exist (404), or the
+model is not in the list, a tiny streamed `POST /v1/responses` (16 output tokens) with the
+model. A failure is explained in the words the server uses (DESIGN §8), with where to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from responses_lsp.commands.console import EXIT_CODES_HELP, model_argument, url_argument
+
+if TYPE_CHECKING:
+    from responses_lsp.api.client import ResponsesClient
+    from responses_lsp.commands.console import CommandError
+    from responses_lsp.errors import ResponsesLspError
+    from responses_lsp.settings import ResolvedSettings
+
+TINY_OUTPUT_TOKENS = 16
+"""`max_output_tokens` of the test request (the API's minimum)."""
+MAX_TIMEOUT = 30.0
+"""Seconds: the check waits at most this long for an answer, whatever requestTimeout says."""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "check",
+        help="show the endpoint, model and key the server would use, and call it once",
+        description=(
+            "Show what the language server would use (base URL, the /v1/responses URL it\n"
+            "calls, model, where the API key comes from, masked), then call the endpoint\n"
+            "once (GET /v1/models, or a tiny POST /v1/responses) and explain any failure."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--base-url", type=url_argument, metavar="URL", help="endpoint host (default: settings)"
+    )
+    parser.add_argument(
+        "--model", type=model_argument, metavar="MODEL", help="model id (default: settings)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks on failure")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from responses_lsp.commands.console import guarded
+
+    return guarded("check", args.verbose, lambda: asyncio.run(_check(args)))
+
+
+async def _check(args: argparse.Namespace) -> int:
+    import os
+
+    from responses_lsp.api.client import ClientConfig, ResponsesClient, api_root, endpoint
+    from responses_lsp.commands.console import EXIT_API, EXIT_OK, CommandError, say
+    from responses_lsp.redaction import mask
+    from responses_lsp.settings import resolve_settings
+
+    overrides: dict[str, Any] = {}
+    if args.base_url is not None:
+        overrides["baseUrl"] = args.base_url
+    if args.model is not None:
+        overrides["model"] = args.model
+    resolved = resolve_settings(init_options=overrides)
+    settings = resolved.settings
+    say("responses-lsp check")
+    for problem in resolved.problems:  # from the environment: the options are checked
+        say(f"  warning   {problem} (the default is used)")
+    bad = {problem.split(":")[0] for problem in resolved.problems}
+    url_source = (
+        "--base-url"
+        if args.base_url
+        else "OPENAI_BASE_URL"
+        if os.environ.get("OPENAI_BASE_URL") and "baseUrl" not in bad
+        else "default"
+    )
+    model_source = (
+        "--model"
+        if args.model
+        else "RESPONSES_LSP_MODEL"
+        if os.environ.get("RESPONSES_LSP_MODEL") and "model" not in bad
+        else "default"
+    )
+    say(f"  base URL  {settings.base_url} (from {url_source})")
+    say(f"  calls     {endpoint(settings.base_url, 'responses')}")
+    given = settings.base_url.strip().rstrip("/")
+    if given.endswith(("/responses", "/responses/compact", "/chat/completions")):
+        dropped = given[len(api_root(given)) - len("/v1") :]
+        say(f"  note      the base URL should be the host only; {dropped} is ignored")
+    say(f"  model     {settings.model} (from {model_source})")
+    if resolved.has_key:
+        say(f"  API key   {mask(resolved.api_key)} (from {resolved.key_source})")
+    else:
+        say(f"  API key   none ({settings.api_key_env} is not set)")
+    say("  (an editor can override these with its responsesLsp.* settings)")
+    say()
+    if not resolved.has_key:
+        raise CommandError(
+            f"the API key is missing; set {settings.api_key_env} (or responsesLsp.apiKey "
+            "in the editor's settings)",
+            hint=f"export {settings.api_key_env}=... in the shell that starts the editor",
+            code=EXIT_API,
+        )
+    config = ClientConfig(
+        base_url=settings.base_url,
+        api_key=resolved.api_key,
+        model=settings.model,
+        request_timeout=min(settings.request_timeout, MAX_TIMEOUT),
+        stream_idle_timeout=min(settings.stream_idle_timeout, MAX_TIMEOUT),
+        max_retries=0,
+    )
+    client = ResponsesClient(config)
+    try:
+        await _probe(client, resolved)
+    finally:
+        await client.aclose()
+    say("OK: the endpoint answers, the key is accepted and the model is available.")
+    return EXIT_OK
+
+
+async def _probe(client: ResponsesClient, resolved: ResolvedSettings) -> None:
+    from responses_lsp.api.client import endpoint
+    from responses_lsp.commands.console import say
+    from responses_lsp.errors import NotFoundError, ResponsesLspError
+
+    config = client.config
+    models_url = endpoint(config.base_url, "models")
+    try:
+        models = await client.list_models()
+    except NotFoundError:
+        say(f"GET {models_url}: not found (404); trying a tiny POST /v1/responses instead")
+    except ResponsesLspError as exc:
+        raise explain(exc, resolved, f"GET {models_url}") from exc
+    else:
+        count = f"{len(models)} model{'' if len(models) == 1 else 's'}"
+        if config.model in models:
+            say(f"GET {models_url}: {count}, {config.model} among them")
+            return
+        listed = f"{count}, {config.model} not among them" if models else "no models"
+        say(f"GET {models_url}: {listed}; trying a tiny request with it")
+    await _tiny_request(client, resolved)
+
+
+async def _tiny_request(client: ResponsesClient, resolved: ResolvedSettings) -> None:
+    import contextlib
+
+    from responses_lsp.api.client import endpoint
+    from responses_lsp.api.events import OutputTextDelta
+    from responses_lsp.api.requests import ResponseRequest
+    from responses_lsp.commands.console import say
+    from responses_lsp.errors import ResponseIncomplete, ResponsesLspError
+
+    config = client.config
+    url = endpoint(config.base_url, "responses")
+    request = ResponseRequest(
+        model=config.model,
+        input="Reply with the single word OK.",
+        stream=True,
+        store=False,
+        max_output_tokens=TINY_OUTPUT_TOKENS,
+    )
+    deltas = 0
+    try:
+        async with contextlib.aclosing(client.stream_once(request)) as events:
+            async for event in events:
+                if isinstance(event, OutputTextDelta):
+                    deltas += 1
+    except ResponseIncomplete:
+        pass  # cut at max_output_tokens, as asked: the model answered
+    except ResponsesLspError as exc:
+        raise explain(exc, resolved, f"POST {url}") from exc
+    say(f"POST {url}: streamed an answer from {config.model} ({deltas} text deltas)")
+
+
+def explain(error: ResponsesLspError, resolved: ResolvedSettings, call: str) -> CommandError:
+    """The error as the user should read it (DESIGN §8), with where to fix it."""
+    from responses_lsp.commands.console import EXIT_API, CommandError
+    from responses_lsp.errors import (
+        ApiConnectionError,
+        ApiStatusError,
+        ApiTimeoutError,
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+    )
+
+    settings = resolved.settings
+    message = error.user_message()
+    hint: str | None = None
+    if isinstance(error, AuthenticationError):
+        message = (
+            f"{call} answered 401: the API key is missing or was rejected "
+            f"(the key came from {resolved.key_source})"
+        )
+        hint = (
+            f"set a valid key in {settings.api_key_env} (or responsesLsp.apiKey in the "
+            "editor's settings)"
+        )
+    elif isinstance(error, PermissionDeniedError):
+        message = f"{call} answered 403: the API key has no access to model '{settings.model}'"
+        hint = (
+            "check the key's group or permissions, or choose another model "
+            "(--model, RESPONSES_LSP_MODEL or responsesLsp.model)"
+        )
+    elif isinstance(error, NotFoundError) and error.code == "model_not_found":
+        message = f"{call} answered 404: the model '{settings.model}' does not exist here"
+        hint = "choose another model (--model, RESPONSES_LSP_MODEL or responsesLsp.model)"
+    elif isinstance(error, NotFoundError):
+        message = (
+            f"{call} answered {error.status_code}: endpoint not found; the base URL must be "
+            "the host only (we call /v1/responses)"
+        )
+        hint = "set OPENAI_BASE_URL (or responsesLsp.baseUrl) to e.g. https://api.openai.com"
+    elif isinstance(error, RateLimitError):
+        message = f"{call} answered 429: {error.user_message().removeprefix('responses-lsp: ')}"
+        if type(error) is RateLimitError:
+            message = f"{call} answered 429: rate limited; the key works, but not right now"
+            hint = "try again later; the server retries 429s with backoff"
+    elif isinstance(error, ServerError):
+        message = f"{call}: upstream error ({error.detail()})"
+        hint = "the endpoint or the service behind it is failing; try again later"
+    elif isinstance(error, ApiTimeoutError):
+        message = f"{call}: no answer in time ({error.message})"
+        hint = "is the base URL right, and is the endpoint up?"
+    elif isinstance(error, ApiConnectionError):
+        message = f"{call}: could not reach the endpoint ({error.message})"
+        hint = "is the base URL right (OPENAI_BASE_URL), and is the endpoint up?"
+    elif isinstance(error, ApiStatusError):
+        message = f"{call}: {message.removeprefix('responses-lsp: ')}"
+    return CommandError(message, hint=hint, code=EXIT_API)
