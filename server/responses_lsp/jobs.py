@@ -184,7 +184,8 @@ class JobManager:
     # ------------------------------------------------------------------ running
 
     async def run(self, request: JobRequest) -> JobResult:
-        job = Job(id=next(self._ids), request=request, token=f"responses-lsp/job/{next(self._ids)}")
+        job_id = next(self._ids)
+        job = Job(id=job_id, request=request, token=f"responses-lsp/job/{job_id}")
         self.jobs[job.id] = job
         started = time.monotonic()
         try:
@@ -239,7 +240,11 @@ class JobManager:
 
         try:
             job.region = host.driver.start_region(
-                request.uri, span[0], span[1], keep_partial=settings.keep_partial_on_cancel
+                request.uri,
+                span[0],
+                span[1],
+                keep_partial=settings.keep_partial_on_cancel,
+                job_id=job.id,
             )
         except Overlap:
             return self._fail(

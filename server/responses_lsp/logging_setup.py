@@ -29,6 +29,9 @@ def setup_stderr_logging(level: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
+    # The editor's log may want more of our records than stderr does: the level is the
+    # handler's, so raising our logger for the editor never floods stderr.
+    handler.setLevel(LEVELS.get(name, logging.WARNING))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -324,3 +324,19 @@ async def test_without_a_key_actions_are_disabled_and_explain_why(
         assert any("API key is missing" in m for m in session.messages())
         assert session.api.requests == []
         expect_text(session, uri, SOURCE)
+
+
+async def test_the_last_function_of_the_file_is_rewritten_in_place(session: Session) -> None:
+    """Neovim echoes a deletion that reaches the end of the buffer as two changes."""
+    source = "import asyncio\n\n\ndef c():\n    return 3\n"
+    output = "async def c():\n    await asyncio.sleep(0)\n    return 3\n"
+    session.api.script(Reply.text(output, chunks=5))
+    uri = session.open("last.py", source)
+    result = await session.run(
+        uri, "refactor-to-async", session.span(uri, source.index("return 3"))
+    )
+    assert result["outcome"] == "applied", result
+    await settle(session, uri, "import asyncio\n\n\n" + output)
+    # and the labels name the job that the command returned
+    labels = {p.label for p in session.editor.applied}
+    assert labels and all(f"job {result['jobId']}:" in label for label in labels)

@@ -136,7 +136,15 @@ class FakeEditor:
             return
         self.tick += 1
         doc.version = self.tick
-        doc.pending.append(self._minimal(before, doc.text))
+        removed = before[start:end]
+        if not text and end == len(before) and len(removed) > 1 and removed.endswith("\n"):
+            # Neovim reports a deletion reaching the end of the buffer as two changes:
+            # the text up to the last line break, then that line break.
+            middle = before[: end - 1] + before[end:]
+            doc.pending.append(self._minimal(before, middle))
+            doc.pending.append(self._minimal(middle, doc.text))
+        else:
+            doc.pending.append(self._minimal(before, doc.text))
         self._schedule_flush(doc)
 
     def _minimal(self, before: str, after: str) -> dict[str, Any]:

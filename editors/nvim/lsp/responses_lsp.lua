@@ -1,14 +1,13 @@
 ---@brief
 ---
---- https://github.com/responses-lsp/responses-lsp
----
---- AI code actions (refactor to async, add type hints, add docstrings, fix diagnostics, edit with
---- an instruction) that stream the model's rewrite into the buffer over the OpenAI Responses API.
+--- responses-lsp: AI code actions (refactor to async, add type hints, add docstrings, fix
+--- diagnostics, edit with an instruction) that stream the model's rewrite into the buffer over the
+--- OpenAI Responses API.
 ---
 --- Install the server, then enable this config (Neovim 0.11+):
 --- ```sh
---- pipx install responses-lsp        # or: pip install responses-lsp (in a venv)
---- export OPENAI_API_KEY=sk-...      # read by the server; never put the key in this file
+--- pipx install /path/to/responses-lsp   # a clone; puts `responses-lsp` on $PATH
+--- export OPENAI_API_KEY=sk-...            # read by the server; never put the key in this file
 --- ```
 --- ```lua
 --- vim.lsp.enable('responses_lsp')
@@ -22,8 +21,8 @@
 ---
 --- Settings live under `responsesLsp` (camelCase keys, see editors/nvim/README.md). Put them in
 --- `init_options` (read at start) or in `settings` (also answered to `workspace/configuration`,
---- which wins). Every key is optional; the server's defaults are shown below. `baseUrl` and the key
---- also come from $OPENAI_BASE_URL and $OPENAI_API_KEY, so leave them out here to keep that working.
+--- which wins). Every key is optional; the server's defaults are shown below. `baseUrl` and the
+--- key also come from $OPENAI_BASE_URL and $OPENAI_API_KEY: leave them out here to keep that.
 --- ```lua
 --- vim.lsp.config('responses_lsp', {
 ---   init_options = {
@@ -37,7 +36,9 @@
 ---       -- session = 'workspace',               -- workspace|document|off
 ---       -- compactThreshold = nil, contextWindow = 272000, contextChars = 6000,
 ---       -- actions = {},                        -- { { id=, title=, kind=, prompt=, languages= } }
----       -- keepPartialOnCancel = false, logLevel = 'info',
+---       -- keepPartialOnCancel = false,
+---       -- denyPatterns = {}, maxToolSteps = 12, -- multi-file actions: unreadable globs, rounds
+---       -- logLevel = 'info',                   -- error|warning|info|debug (window/logMessage)
 ---     },
 ---   },
 --- })

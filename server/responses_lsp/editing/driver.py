@@ -22,6 +22,8 @@ from responses_lsp.editing.streamer import DocStreamer, OutgoingEdit, RegionJob
 log = logging.getLogger(__name__)
 
 SendEdit = Callable[[OutgoingEdit], "Future[Any]"]
+MAX_COMBINED = 3
+"""Most content changes one of our edits is echoed as (Neovim: 2 at the end of a buffer)."""
 
 
 def _applied(future: Future[Any]) -> bool:
@@ -98,18 +100,54 @@ class EditDriver:
             log.warning("didChange for a document that is not open: %s", uri)
             return
         streamer = self.streamers.get(uri)
-        for event in changes:
+        index = 0
+        while index < len(changes):
+            event = changes[index]
             change = self._to_change(doc, event)
             if streamer is not None:
+                taken = self._combined_echo(doc, streamer, changes, index, change)
+                if taken:
+                    index += taken
+                    continue
                 streamer.on_change(change)
             if getattr(event, "range", None) is None:
                 doc.replace_all(event.text)
             else:
                 doc.apply(change)
+            index += 1
         doc.version = version
         if streamer is not None:
             streamer.on_batch_end()
             self.pump(uri)
+
+    def _combined_echo(
+        self, doc: Document, streamer: DocStreamer, events: list[Any], index: int, first: Change
+    ) -> int:
+        """Recognise one of our edits echoed as several changes; returns how many it took.
+
+        Neovim reports a deletion that reaches the end of the buffer as two changes (the
+        text, then the line break left over), so the effect of a short run of changes is
+        compared with our pending edits too. Rare, so a scratch copy of the document is fine.
+        """
+        if not streamer.pending or streamer.is_ours(first) or index + 1 >= len(events):
+            return 0
+        candidates = streamer.candidates()
+        for count in range(2, min(MAX_COMBINED, len(events) - index) + 1):
+            scratch = Document(doc.uri, "", doc.version, doc.language_id)
+            scratch.lines = list(doc.lines)
+            for event in events[index : index + count]:
+                if getattr(event, "range", None) is None:
+                    return 0
+                scratch.apply(self._to_change(scratch, event))
+            for _, (start, end, text) in candidates:
+                expected = Document(doc.uri, "", doc.version, doc.language_id)
+                expected.lines = list(doc.lines)
+                expected.apply(expected.make_change(start, end, text))
+                if expected.lines == scratch.lines:
+                    streamer.on_change(doc.make_change(start, end, text))
+                    doc.lines = scratch.lines
+                    return count
+        return 0
 
     def _to_change(self, doc: Document, event: Any) -> Change:
         rng = getattr(event, "range", None)
@@ -132,7 +170,9 @@ class EditDriver:
 
     # ------------------------------------------------------------------ jobs
 
-    def start_region(self, uri: str, start: Pos, end: Pos, *, keep_partial: bool) -> RegionJob:
+    def start_region(
+        self, uri: str, start: Pos, end: Pos, *, keep_partial: bool, job_id: int | None = None
+    ) -> RegionJob:
         """Track a new region (raises `Overlap` when it overlaps a running job)."""
         doc = self.docs[uri]
         streamer = self.streamers.get(uri)
@@ -146,7 +186,7 @@ class EditDriver:
                 versioned=self.versioned,
             )
             self.streamers[uri] = streamer
-        return streamer.add_job(start, end, keep_partial=keep_partial)
+        return streamer.add_job(start, end, keep_partial=keep_partial, job_id=job_id)
 
     def pump(self, uri: str) -> None:
         """Send whatever the document's streamer wants to send now; arm its timer."""

@@ -198,7 +198,9 @@ class DocStreamer:
 
     # ------------------------------------------------------------------ jobs
 
-    def add_job(self, start: Pos, end: Pos, *, keep_partial: bool = False) -> RegionJob:
+    def add_job(
+        self, start: Pos, end: Pos, *, keep_partial: bool = False, job_id: int | None = None
+    ) -> RegionJob:
         start, end = self.doc.clamp(start), self.doc.clamp(end)
         for job in self.jobs:
             if not job.done and start < job.end and job.start < end:
@@ -207,7 +209,7 @@ class DocStreamer:
                 raise Overlap(f"overlaps the region of job {job.id}")
         self._ids += 1
         job = RegionJob(
-            id=self._ids,
+            id=job_id if job_id is not None else self._ids,
             start=start,
             mid=start,
             end=end,
@@ -230,15 +232,26 @@ class DocStreamer:
 
     # ------------------------------------------------------------------ echo
 
-    def on_change(self, change: Change) -> None:
-        """One content change from didChange, in code points, *before* it is applied."""
-        edit = (change.start, change.end, change.text)
+    def candidates(self) -> list[tuple[Sent, tuple[Pos, Pos, str]]]:
+        """Our pending edits that the next change could be, with their literal ranges."""
+        out: list[tuple[Sent, tuple[Pos, Pos, str]]] = []
         for index, sent in enumerate(self.pending):
             if index > 0 and self.pending[index - 1].version is None:
                 # Edits are applied in order, and only a versioned one can be skipped:
                 # nothing after an unversioned edit can come back before it does.
                 break
-            if same_effect(self.doc, edit, self._literal(sent)):
+            out.append((sent, self._literal(sent)))
+        return out
+
+    def is_ours(self, change: Change) -> bool:
+        edit = (change.start, change.end, change.text)
+        return any(same_effect(self.doc, edit, literal) for _, literal in self.candidates())
+
+    def on_change(self, change: Change) -> None:
+        """One content change from didChange, in code points, *before* it is applied."""
+        edit = (change.start, change.end, change.text)
+        for index, (sent, literal) in enumerate(self.candidates()):
+            if same_effect(self.doc, edit, literal):
                 for skipped in self.pending[:index]:
                     self._log(
                         skipped.job, f"edit {skipped.id} was skipped by the client; resending"

@@ -83,7 +83,8 @@ function M.apply_edit(err, params, ctx)
   local bufnr = M.single_undo and single_buffer(params.edit) or nil
   local ok, failure
   if bufnr then
-    ok, failure = apply_joined(ctx.client_id .. ':' .. job, bufnr, params.edit, client.offset_encoding)
+    ok, failure =
+      apply_joined(ctx.client_id .. ':' .. job, bufnr, params.edit, client.offset_encoding)
   else
     ok, failure = apply(params.edit, client.offset_encoding)
   end
@@ -95,6 +96,23 @@ end
 ---@param job integer|string
 function M.forget(client_id, job)
   ticks[client_id .. ':' .. tostring(job)] = nil
+end
+
+--- Forget every job of `client_id` in `bufnr` (called when none of its jobs runs there any
+--- more): the next action's first edit then always starts a new undo step, whatever id its
+--- edits are labelled with.
+---@param client_id integer
+---@param bufnr integer
+function M.forget_buffer(client_id, bufnr)
+  local prefix = client_id .. ':'
+  for key, state in pairs(ticks) do
+    if key:sub(1, #prefix) == prefix then
+      state[bufnr] = nil
+      if next(state) == nil then
+        ticks[key] = nil
+      end
+    end
+  end
 end
 
 return M

@@ -1,0 +1,12 @@
+"""Tools the model may call during a multi-file action, confined to the workspace folders.
+
+* `workspace` — `WorkspaceFiles`: path checks (roots, symlinks, secrets, `.git`), `read_file`,
+  `search` and `list_files`, with `.gitignore` rules and size caps;
+* `patch` — the Codex `apply_patch` format: `parse_patch` and the pure `apply_patch`, which turns
+  a patch and the current file texts into `FileChange`s;
+* `definitions` — the tool definitions sent to the Responses API and `run_tool`, which runs a
+  function tool call and always answers with a string for the model;
+* `errors` — `ToolError` (and `PatchError`): messages written for the model, so it can retry.
+
+Nothing here knows about LSP; the tool loop and the `WorkspaceEdit` are built on top.
+"""

@@ -1,0 +1,255 @@
+"""The tools offered to the model (Responses API `tools`), and running the function tools.
+
+`TOOLS` holds three function tools, `read_file`, `search` and `list_files` (JSON arguments,
+`strict` off, `additionalProperties: false`), and the custom freeform tool `apply_patch`, whose
+input is a raw patch in the Codex format constrained by its Lark grammar. `run_tool` runs a
+function tool call against a `WorkspaceFiles` and always returns the text for the model: errors
+(bad JSON, unknown tool or argument, any `ToolError`) come back as a string beginning "error: ".
+`apply_patch` is not run here: the tool loop parses it with `tools.patch` and turns it into a
+`WorkspaceEdit`; `summarize_changes` is the tool output once it is applied.
+`describe_tool_call` gives the progress line for a call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from responses_lsp.tools.errors import ToolError
+from responses_lsp.tools.patch import FileChange
+from responses_lsp.tools.workspace import WorkspaceFiles
+
+APPLY_PATCH_GRAMMAR = r"""start: begin_patch hunk+ end_patch
+begin_patch: "*** Begin Patch" LF
+end_patch: "*** End Patch" LF?
+
+hunk: add_hunk | delete_hunk | update_hunk
+add_hunk: "*** Add File: " filename LF add_line+
+delete_hunk: "*** Delete File: " filename LF
+update_hunk: "*** Update File: " filename LF change_move? change?
+
+filename: /(.+)/
+add_line: "+" /(.*)/ LF -> line
+
+change_move: "*** Move to: " filename LF
+change: (change_context | change_line)+ eof_line?
+change_context: ("@@" | "@@ " /(.+)/) LF
+change_line: ("+" | "-" | " ") /(.*)/ LF
+eof_line: "*** End of File" LF
+
+%import common.LF
+"""
+
+APPLY_PATCH_DESCRIPTION = """\
+Edit files in the workspace. This is a FREEFORM tool: send the patch text itself, not JSON.
+Paths are relative to the workspace, as shown by list_files. A patch can add, update, delete
+and move several files at once; it is shown to the user, who confirms it.
+
+*** Begin Patch
+*** Update File: src/app.py
+@@ def load(path):
+-    data = read(path)
++    data = await read(path)
+     return data
+*** Add File: src/new_module.py
++print("every line of a new file starts with +")
+*** Delete File: src/old.py
+*** Update File: src/a.py
+*** Move to: src/b.py
+@@
+-x = 1
++x = 2
+*** End Patch
+
+In an update, each hunk starts with "@@", optionally followed by a line of the file (a def or
+class line) that comes before the change, to place the hunk. Then come hunk lines: " " (a
+space) + an unchanged context line, "-" + a line to remove, "+" + a line to add. Give about 3
+lines of context before and after each change, copied exactly from the file (read it first), so
+the hunk matches one place only. No line numbers. Put all changes to one file in one
+"*** Update File" section, in file order. "*** End of File" after a hunk's last line pins it to
+the end of the file. If the patch is rejected, the error says why; fix it and send it again.
+"""
+
+
+def _function(
+    name: str, description: str, properties: dict[str, Any], *required: str
+) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": name,
+        "description": description,
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": properties,
+            "required": list(required),
+            "additionalProperties": False,
+        },
+    }
+
+
+TOOLS: list[dict[str, Any]] = [
+    _function(
+        "read_file",
+        "Read a text file of the workspace. The output starts with 'path (lines a-b of n)', "
+        "then each line prefixed with its number ('  12| code'; the prefix is not part of "
+        "the file). Long files are cut: read further with start_line/end_line.",
+        {
+            "path": {"type": "string", "description": "Workspace-relative path, e.g. src/app.py"},
+            "start_line": {"type": "integer", "minimum": 1, "description": "First line (1-based)"},
+            "end_line": {"type": "integer", "minimum": 1, "description": "Last line, inclusive"},
+        },
+        "path",
+    ),
+    _function(
+        "search",
+        "Search the workspace's text files (respecting .gitignore) line by line. Returns "
+        "'path:line: text' for each matching line, capped. Case-sensitive.",
+        {
+            "pattern": {"type": "string", "description": "Text to find (a regex if regex=true)"},
+            "regex": {
+                "type": "boolean",
+                "description": "Treat pattern as a Python regular expression (default false)",
+            },
+            "path_glob": {
+                "type": "string",
+                "description": "Only files matching this glob: '*.py' (any folder), 'src/**/*.py'",
+            },
+        },
+        "pattern",
+    ),
+    _function(
+        "list_files",
+        "List the workspace's files (respecting .gitignore), sorted, capped.",
+        {
+            "glob": {
+                "type": "string",
+                "description": "Glob over workspace paths (default '**/*'): 'src/**/*.py', "
+                "'*.toml' (any folder), or a folder name to list it",
+            },
+        },
+    ),
+    {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": APPLY_PATCH_DESCRIPTION,
+        "format": {"type": "grammar", "syntax": "lark", "definition": APPLY_PATCH_GRAMMAR},
+    },
+]
+
+_ARGUMENTS = {
+    "read_file": ("path", "start_line", "end_line"),
+    "search": ("pattern", "regex", "path_glob"),
+    "list_files": ("glob",),
+}
+
+
+def _parse(name: str, arguments: str) -> dict[str, Any]:
+    try:
+        value = json.loads(arguments) if arguments.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"the arguments of {name} are not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ToolError(f"the arguments of {name} must be a JSON object")
+    allowed = _ARGUMENTS[name]
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ToolError(
+            f"unknown argument {unknown[0]!r} for {name}; it takes {', '.join(allowed)}"
+        )
+    return value
+
+
+def _string(args: dict[str, Any], key: str) -> str | None:
+    value = args.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ToolError(f"{key} must be a string")
+    return value
+
+
+def _required(args: dict[str, Any], key: str, tool: str) -> str:
+    value = _string(args, key)
+    if value is None:
+        raise ToolError(f"{tool} needs the argument {key!r}")
+    return value
+
+
+def _integer(args: dict[str, Any], key: str) -> int | None:
+    value = args.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ToolError(f"{key} must be an integer")
+    return value
+
+
+def _read_file(files: WorkspaceFiles, args: dict[str, Any]) -> str:
+    path = _required(args, "path", "read_file")
+    return files.read_file(path, _integer(args, "start_line"), _integer(args, "end_line"))
+
+
+def _search(files: WorkspaceFiles, args: dict[str, Any]) -> str:
+    pattern = _required(args, "pattern", "search")
+    regex = args.get("regex", False)
+    if not isinstance(regex, bool):
+        raise ToolError("regex must be true or false")
+    return files.search(pattern, regex=regex, path_glob=_string(args, "path_glob"))
+
+
+def _list_files(files: WorkspaceFiles, args: dict[str, Any]) -> str:
+    return files.list_files(_string(args, "glob") or "**/*")
+
+
+_RUNNERS: dict[str, Callable[[WorkspaceFiles, dict[str, Any]], str]] = {
+    "read_file": _read_file,
+    "search": _search,
+    "list_files": _list_files,
+}
+
+
+def run_tool(files: WorkspaceFiles, name: str, arguments: str) -> str:
+    """The output of function tool `name` called with JSON `arguments`; never raises."""
+    runner = _RUNNERS.get(name)
+    if runner is None:
+        hint = " (apply_patch takes a raw patch, handled apart)" if name == "apply_patch" else ""
+        return f"error: unknown tool {name!r}{hint}; the tools are {', '.join(_RUNNERS)}"
+    try:
+        return runner(files, _parse(name, arguments))
+    except ToolError as exc:
+        return f"error: {exc}"
+    except Exception as exc:  # a bug or an OS error must not end the tool loop
+        return f"error: {name} failed unexpectedly: {type(exc).__name__}: {exc}"
+
+
+def describe_tool_call(name: str, arguments: str) -> str:
+    """A short progress line for a tool call ("reading src/api.py", "searching for 'f('")."""
+    try:
+        args = json.loads(arguments) if name != "apply_patch" and arguments.strip() else {}
+    except json.JSONDecodeError:
+        args = {}
+    args = args if isinstance(args, dict) else {}
+    if name == "read_file":
+        start, end = args.get("start_line"), args.get("end_line")
+        lines = f" (lines {start or 1}-{end or 'end'})" if start or end else ""
+        return f"reading {args.get('path', 'a file')}{lines}"
+    if name == "search":
+        return f"searching for {args.get('pattern', '')!r}"
+    if name == "list_files":
+        return f"listing files {args.get('glob') or ''}".rstrip()
+    if name == "apply_patch":
+        return "preparing the edit"
+    return f"running {name}"
+
+
+def summarize_changes(changes: Sequence[FileChange]) -> str:
+    """The `apply_patch` output (`custom_tool_call_output`) once changes are applied."""
+    marks = {"add": "A", "update": "M", "delete": "D"}
+    rows = [
+        f"{marks[c.kind]} {c.path}" + (f" -> {c.new_path}" if c.new_path else "") for c in changes
+    ]
+    return "Success. Updated the following files:\n" + "\n".join(rows)
