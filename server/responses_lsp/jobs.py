@@ -16,6 +16,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from responses_lsp.errors import (
@@ -48,6 +49,9 @@ class JobHost(Protocol):
     def progress_end(self, token: str, message: str) -> None: ...
     def relative_path(self, uri: str) -> str: ...
     def session_for(self, uri: str) -> Any: ...
+    def folder_paths(self) -> list[Path]: ...
+    def edit_capabilities(self) -> dict[str, bool]: ...
+    async def apply_workspace_edit(self, edit: Any, label: str) -> bool: ...
 
 
 @dataclass
@@ -236,6 +240,10 @@ class JobManager:
         span = action_range(doc, start, end, scope=action.scope)
         if span is None:
             return self._fail(job, started, "responses-lsp: nothing to rewrite here.")
+        if action.multi_file:
+            from responses_lsp.multi_file import run_multi_file
+
+            return await run_multi_file(host, job, action, span, started)
         from responses_lsp.editing.streamer import Overlap
 
         try:

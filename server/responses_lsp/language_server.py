@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as t
@@ -211,6 +212,31 @@ class ResponsesLanguageServer(LanguageServer):
                 folders=self.folder_uris,
             )
         return self.sessions
+
+    def folder_paths(self) -> list[Path]:
+        paths = [to_fs_path(uri) for uri in self.folder_uris()]
+        return [Path(p) for p in paths if p]
+
+    def edit_capabilities(self) -> dict[str, bool]:
+        caps = self.client_capabilities
+        edit = caps.workspace.workspace_edit if caps and caps.workspace else None
+        return {
+            "document_changes": bool(edit and edit.document_changes),
+            "resource_operations": bool(edit and edit.resource_operations),
+            "change_annotations": bool(edit and edit.change_annotation_support),
+        }
+
+    async def apply_workspace_edit(self, edit: t.WorkspaceEdit, label: str) -> bool:
+        try:
+            result = await self.workspace_apply_edit_async(
+                t.ApplyWorkspaceEditParams(edit=edit, label=label)
+            )
+        except Exception as exc:
+            log.warning("workspace/applyEdit failed: %s", exc)
+            return False
+        if not result.applied:
+            log.info("the client did not apply the edit: %s", result.failure_reason)
+        return bool(result.applied)
 
     def folder_uris(self) -> list[str]:
         uris = [f.uri for f in self.workspace.folders.values()]

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as t
 from pytest_lsp import LanguageClient, client_capabilities
@@ -64,6 +66,8 @@ class FakeEditor:
         self.skipped = 0
         self.rejected = 0
         self.tick = 5  # Neovim's changedtick after loading a buffer
+        self.confirm: Any = None  # called with edits that need confirmation (None: accept)
+        self.file_operations: list[Any] = []
 
         def on_apply_edit(params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
             return self._on_apply_edit(params)
@@ -211,17 +215,27 @@ class FakeEditor:
             self.rejected += 1
             return t.ApplyWorkspaceEditResult(applied=False, failure_reason="test rejects")
         edit = params.edit
+        if self.confirm is not None and edit.change_annotations:
+            needs = [a for a in edit.change_annotations.values() if a.needs_confirmation]
+            if needs and not self.confirm(edit):
+                return t.ApplyWorkspaceEditResult(applied=False, failure_reason="declined")
         groups: list[tuple[str, int | None, list[t.TextEdit]]] = []
         for change in edit.document_changes or []:
             if isinstance(change, t.TextDocumentEdit):
-                edits = [e for e in change.edits if isinstance(e, t.TextEdit)]
+                edits = [e for e in change.edits if isinstance(e, t.TextEdit | t.AnnotatedTextEdit)]
                 groups.append((change.text_document.uri, change.text_document.version, edits))
+            else:  # CreateFile / RenameFile / DeleteFile: on disk, as editors do
+                self.file_operations.append(change)
+                _file_operation(change)
         for uri, edits in (edit.changes or {}).items():
             groups.append((uri, None, list(edits)))
         for uri, version, edits in groups:
             doc = self.docs.get(uri)
             if doc is None:
-                return t.ApplyWorkspaceEditResult(applied=False, failure_reason="not open")
+                if not uri.startswith("file://"):
+                    return t.ApplyWorkspaceEditResult(applied=False, failure_reason="not open")
+                _edit_on_disk(uri, edits)
+                continue
             if version is not None:
                 if self.profile == "vscode" and version != doc.version:
                     self.rejected += 1
@@ -239,3 +253,41 @@ class FakeEditor:
             for start, end, text in spans:
                 self._replace(uri, start, end, text)
         return t.ApplyWorkspaceEditResult(applied=True)
+
+
+def _path(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path))
+
+
+def _file_operation(operation: Any) -> None:
+    if isinstance(operation, t.CreateFile):
+        _path(operation.uri).parent.mkdir(parents=True, exist_ok=True)
+        _path(operation.uri).touch()
+    elif isinstance(operation, t.RenameFile):
+        _path(operation.old_uri).rename(_path(operation.new_uri))
+    elif isinstance(operation, t.DeleteFile):
+        _path(operation.uri).unlink()
+
+
+def _edit_on_disk(uri: str, edits: list[Any]) -> None:
+    """Edits to a file that is not open: applied to the file (UTF-16 positions)."""
+    path = _path(uri)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def offset(pos: t.Position) -> int:
+        lines = _lines(text)
+        if pos.line >= len(lines):
+            return len(text)
+        content = lines[pos.line].rstrip("\r\n")
+        units = col = 0
+        while col < len(content) and units < pos.character:
+            units += _units(content[col], "utf-16")
+            col += 1
+        return sum(len(x) for x in lines[: pos.line]) + col
+
+    spans = sorted(
+        ((offset(e.range.start), offset(e.range.end), e.new_text) for e in edits), reverse=True
+    )
+    for start, end, new in spans:
+        text = text[:start] + new + text[end:]
+    path.write_text(text, encoding="utf-8")

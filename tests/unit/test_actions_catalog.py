@@ -25,11 +25,20 @@ BUILTIN_IDS = [
     "add-docstrings",
     "fix-diagnostics",
     "edit-with-instruction",
+    "refactor-to-async-with-callers",
+    "edit-across-files",
     "refine-last",
     "retry-last",
 ]
-OFFERED = BUILTIN_IDS[:5]  # the follow-ups need a last edit in the session
-REWRITES = ["refactor-to-async", "add-type-hints", "add-docstrings", "edit-with-instruction"]
+OFFERED = BUILTIN_IDS[:7]  # the follow-ups need a last edit in the session
+REWRITES = [
+    "refactor-to-async",
+    "add-type-hints",
+    "add-docstrings",
+    "edit-with-instruction",
+    "refactor-to-async-with-callers",
+    "edit-across-files",
+]
 
 
 def ids(actions: list[ActionSpec]) -> list[str]:
@@ -111,13 +120,31 @@ def test_fix_diagnostics_is_only_offered_with_diagnostics_in_range() -> None:
         ("python", OFFERED),
         ("typescript", OFFERED),
         ("javascriptreact", OFFERED),
-        ("go", ["add-docstrings", "fix-diagnostics", "edit-with-instruction"]),
-        ("lua", ["add-type-hints", "add-docstrings", "fix-diagnostics", "edit-with-instruction"]),
+        ("go", ["add-docstrings", "fix-diagnostics", "edit-with-instruction", "edit-across-files"]),
+        (
+            "lua",
+            [
+                "add-type-hints",
+                "add-docstrings",
+                "fix-diagnostics",
+                "edit-with-instruction",
+                "edit-across-files",
+            ],
+        ),
         (
             "rust",
-            ["refactor-to-async", "add-docstrings", "fix-diagnostics", "edit-with-instruction"],
+            [
+                "refactor-to-async",
+                "add-docstrings",
+                "fix-diagnostics",
+                "edit-with-instruction",
+                "edit-across-files",
+            ],
         ),
-        ("plaintext", ["add-docstrings", "fix-diagnostics", "edit-with-instruction"]),
+        (
+            "plaintext",
+            ["add-docstrings", "fix-diagnostics", "edit-with-instruction", "edit-across-files"],
+        ),
         ("Python", OFFERED),  # language ids compare without case
     ],
 )

@@ -44,6 +44,7 @@ class ActionSpec:
     needs_diagnostics: bool = False  # only offered when diagnostics are in range
     builtin: bool = True
     follow_up: bool = False  # acts on the session's last edit in this document
+    multi_file: bool = False  # may read and change other files through tool calls
 
 
 _ASYNC = """\
@@ -123,6 +124,28 @@ what I wanted: write it again from the original code (given below), taking a dif
 approach. {instruction}
 """
 
+_ASYNC_CALLERS = """\
+Make the selected {language} function asynchronous and update its callers across the \
+workspace so that the program still works:
+- Make the function `async` (Python `async def`, JavaScript/TypeScript `async function`) and \
+replace blocking I/O inside it with async equivalents, awaited.
+- Find every call site in the workspace (use `search`, then `read_file` to see each one). At \
+each, `await` the call; make the calling function async too when it is a plain function, \
+and follow the change up to the callers of that function in turn. Where a caller must stay \
+synchronous (an entry point such as `main` or a callback of a sync API), run the coroutine \
+with the language's standard way (Python `asyncio.run(...)`).
+- Change nothing else. Send all the changes with `apply_patch` (one patch may touch several \
+files), then reply with a short summary of what changed.
+"""
+
+_ACROSS_FILES = """\
+Make this change across the workspace, starting from the selected {language} code: \
+{instruction}
+Read what you need with `read_file`, `search` and `list_files`; change files only with \
+`apply_patch`; change nothing the instruction does not ask for. Then reply with a short \
+summary of what changed.
+"""
+
 BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         id="refactor-to-async",
@@ -181,6 +204,24 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         template=_INSTRUCTION,
         scope="selection",
         needs_instruction=True,
+    ),
+    ActionSpec(
+        id="refactor-to-async-with-callers",
+        title="Refactor to async, with its callers (AI)",
+        kind=REWRITE,
+        template=_ASYNC_CALLERS,
+        scope="function",
+        languages=("python", "javascript", "typescript", "javascriptreact", "typescriptreact"),
+        multi_file=True,
+    ),
+    ActionSpec(
+        id="edit-across-files",
+        title="Edit across files with instruction… (AI)",
+        kind=REWRITE,
+        template=_ACROSS_FILES,
+        scope="selection",
+        needs_instruction=True,
+        multi_file=True,
     ),
     ActionSpec(
         id="refine-last",

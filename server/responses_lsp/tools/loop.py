@@ -1,0 +1,129 @@
+"""The tool loop of a multi-file action: ask, run the tools the model calls, ask again.
+
+Each iteration streams one response. Its function calls run against the workspace
+(`read_file`, `search`, `list_files`); its `apply_patch` calls are applied to the action's
+`ChangeSet` (never to the editor yet). Every call gets its output item (`function_call_output`
+/ `custom_tool_call_output`), errors included, so the model can correct itself. The loop ends
+when a response has no tool calls, or after `max_steps`. The conversation grows by the output
+items as they arrived plus the tool outputs, so a session can replay it; `prepare` builds each
+request's input (the session may compact between iterations, never during one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from responses_lsp.tools.changes import ChangeSet
+from responses_lsp.tools.definitions import describe_tool_call, run_tool, summarize_changes
+from responses_lsp.tools.errors import ToolError
+from responses_lsp.tools.workspace import WorkspaceFiles
+
+log = logging.getLogger(__name__)
+
+
+class StepLimitReached(Exception):
+    def __init__(self, steps: int) -> None:
+        super().__init__(f"the model was still calling tools after {steps} steps")
+        self.steps = steps
+
+
+@dataclass
+class LoopResult:
+    items: list[dict[str, Any]] = field(default_factory=list)  # added to the conversation
+    final_text: str = ""
+    usage: Any = None
+    steps: int = 0
+    tokens: int = 0
+
+
+class ToolLoop:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        files: WorkspaceFiles,
+        changes: ChangeSet,
+        max_steps: int,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.client = client
+        self.files = files
+        self.changes = changes
+        self.max_steps = max_steps
+        self.progress = progress
+
+    async def run(
+        self,
+        request: Any,
+        prepare: Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]],
+    ) -> LoopResult:
+        from responses_lsp.sessions.compaction import replayable
+
+        result = LoopResult()
+        for step in range(1, self.max_steps + 1):
+            result.steps = step
+            current = request.model_copy(update={"input": await prepare(result.items)})
+            output, text = await self._respond(current, result)
+            result.items.extend(replayable(output))
+            calls = [i for i in output if i.get("type") in ("function_call", "custom_tool_call")]
+            if not calls:
+                result.final_text = text
+                return result
+            for call in calls:
+                result.items.append(self._run_call(call))
+        raise StepLimitReached(self.max_steps)
+
+    async def _respond(self, request: Any, result: LoopResult) -> tuple[list[dict[str, Any]], str]:
+        from responses_lsp.api.client import RetryScheduled
+        from responses_lsp.api.events import (
+            MessageItem,
+            OutputItemDone,
+            OutputTextDelta,
+            ResponseCompleted,
+            ToolInputDelta,
+        )
+
+        output: list[dict[str, Any]] = []
+        text = ""
+        async with contextlib.aclosing(self.client.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, OutputItemDone):
+                    output.append(event.item.as_input())
+                    if isinstance(event.item, MessageItem):
+                        text += event.item.text
+                elif isinstance(event, ToolInputDelta | OutputTextDelta):
+                    result.tokens += 1
+                elif isinstance(event, RetryScheduled):
+                    output.clear()
+                    text = ""
+                    self.progress(event.status_text)
+                elif isinstance(event, ResponseCompleted):
+                    result.usage = event.response.usage
+        return output, text
+
+    def _run_call(self, call: dict[str, Any]) -> dict[str, Any]:
+        name = str(call.get("name", ""))
+        call_id = call.get("call_id", "")
+        if call.get("type") == "function_call":
+            arguments = str(call.get("arguments", ""))
+            self.progress(describe_tool_call(name, arguments))
+            output = run_tool(self.files, name, arguments)
+            return {"type": "function_call_output", "call_id": call_id, "output": output}
+        patch = str(call.get("input", ""))
+        if name != "apply_patch":
+            output = (
+                f"error: unknown tool {name!r}; "
+                "the tools are read_file, search, list_files and apply_patch"
+            )
+        else:
+            self.progress(describe_tool_call(name, patch))
+            try:
+                output = summarize_changes(self.changes.apply(patch))
+            except ToolError as exc:
+                log.info("apply_patch refused: %s", exc)
+                output = f"error: {exc}"
+        return {"type": "custom_tool_call_output", "call_id": call_id, "output": output}
