@@ -64,6 +64,8 @@ OUR_TITLES = [
     "Add type hints (AI)",
     "Add docstrings (AI)",
     "Edit with instruction… (AI)",
+    "Refactor to async, with its callers (AI)",
+    "Edit across files with instruction… (AI)",
 ]
 
 

@@ -128,6 +128,8 @@ def test_node_protocol_client_happy_path_cancel_and_typing(
             "Add type hints (AI)",
             "Add docstrings (AI)",
             "Edit with instruction… (AI)",
+            "Refactor to async, with its callers (AI)",
+            "Edit across files with instruction… (AI)",
         ],
         "happy": {"selection": block("fetch"), "expected": AFTER_FETCH},
         "cancel": {"cursor": "with open(path, encoding"},
