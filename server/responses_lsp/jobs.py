@@ -15,9 +15,8 @@ import contextlib
 import itertools
 import logging
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from responses_lsp.errors import (
     ApiError,
@@ -26,6 +25,7 @@ from responses_lsp.errors import (
     MissingApiKey,
     ResponsesLspError,
 )
+from responses_lsp.job_types import Job, JobHost, JobRequest, JobResult
 
 log = logging.getLogger(__name__)
 
@@ -33,105 +33,6 @@ PROGRESS_INTERVAL = 0.2
 """Seconds between two progress reports while tokens stream in."""
 DONE_TIMEOUT = 30.0
 """Seconds to wait for the engine to confirm the last edits before giving up on it."""
-
-
-class JobHost(Protocol):
-    """What a job needs from the server."""
-
-    driver: Any
-    sessions: Any
-
-    def settings(self) -> Any: ...
-    def api(self) -> Any: ...
-    def show(self, kind: str, message: str) -> None: ...
-    async def progress_begin(self, token: str, title: str, message: str) -> bool: ...
-    def progress_report(self, token: str, message: str) -> None: ...
-    def progress_end(self, token: str, message: str) -> None: ...
-    def relative_path(self, uri: str) -> str: ...
-    def session_for(self, uri: str) -> Any: ...
-    def folder_paths(self) -> list[Path]: ...
-    def edit_capabilities(self) -> dict[str, bool]: ...
-    async def apply_workspace_edit(self, edit: Any, label: str) -> bool: ...
-
-
-@dataclass
-class JobRequest:
-    action_id: str
-    uri: str
-    start: tuple[int, int]  # client units
-    end: tuple[int, int]
-    instruction: str = ""
-    diagnostics: tuple[str, ...] = ()
-
-    @classmethod
-    def from_arguments(cls, args: Any) -> JobRequest:
-        """Parse `responses-lsp.run` arguments: one object (or its fields as a list)."""
-        data = args[0] if isinstance(args, list | tuple) and args else args
-        if not isinstance(data, dict):
-            raise ValueError("expected one argument object {action, uri, range, instruction?}")
-        rng = data.get("range") or {}
-        start = rng.get("start") or {"line": 0, "character": 0}
-        end = rng.get("end") or start
-        diagnostics = tuple(_diagnostic_text(d) for d in data.get("diagnostics") or ())
-        return cls(
-            action_id=str(data["action"]),
-            uri=str(data["uri"]),
-            start=(int(start["line"]), int(start["character"])),
-            end=(int(end["line"]), int(end["character"])),
-            instruction=str(data.get("instruction") or ""),
-            diagnostics=diagnostics,
-        )
-
-
-def _diagnostic_text(diagnostic: Any) -> str:
-    if isinstance(diagnostic, str):
-        return diagnostic
-    if not isinstance(diagnostic, dict):
-        return str(diagnostic)
-    line = (diagnostic.get("range") or {}).get("start", {}).get("line", 0) + 1
-    severity = {1: "error", 2: "warning", 3: "info", 4: "hint"}.get(
-        int(diagnostic.get("severity") or 0), ""
-    )
-    source = f" ({diagnostic['source']})" if diagnostic.get("source") else ""
-    code = f" [{diagnostic['code']}]" if diagnostic.get("code") is not None else ""
-    return f"line {line}: {severity}{code}: {diagnostic.get('message', '')}{source}".strip()
-
-
-@dataclass
-class JobResult:
-    job_id: int
-    outcome: str  # applied | restored | cancelled | conflict | error | partial | closed
-    message: str = ""
-    tokens: int = 0
-    edits: int = 0
-    edit_bytes: int = 0
-    seconds: float = 0.0
-    error_kind: str | None = None  # usage | config | busy | state | api | internal
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "jobId": self.job_id,
-            "outcome": self.outcome,
-            "errorKind": self.error_kind,
-            "message": self.message,
-            "tokens": self.tokens,
-            "edits": self.edits,
-            "editBytes": self.edit_bytes,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass
-class Job:
-    id: int
-    request: JobRequest
-    token: str
-    task: asyncio.Task[Any] | None = None
-    cancel_reason: str | None = None
-    region: Any = None
-    original: str = ""  # for follow-ups: the code before the first edit of the chain
-    done: asyncio.Event = field(default_factory=asyncio.Event)  # the engine is done
-    finished: asyncio.Event = field(default_factory=asyncio.Event)  # the job has returned
 
 
 class JobManager:

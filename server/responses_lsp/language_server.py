@@ -26,7 +26,8 @@ from responses_lsp import __version__
 from responses_lsp.editing.document import Encoding
 from responses_lsp.editing.driver import EditDriver
 from responses_lsp.editing.streamer import OutgoingEdit
-from responses_lsp.jobs import JobManager, JobRequest
+from responses_lsp.job_types import JobRequest
+from responses_lsp.jobs import JobManager
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from responses_lsp.errors import ApiError, ConfigurationError, ResponsesLspError
 
 if TYPE_CHECKING:
-    from responses_lsp.jobs import Job, JobHost, JobResult
+    from responses_lsp.job_types import Job, JobHost, JobResult
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ async def run_multi_file(
         context_around,
     )
     from responses_lsp.api.requests import ResponseRequest, user_message
-    from responses_lsp.jobs import JobResult
+    from responses_lsp.job_types import JobResult
     from responses_lsp.tools.changes import ChangeSet, OpenDocument, workspace_edit
     from responses_lsp.tools.definitions import TOOLS
     from responses_lsp.tools.errors import ToolError

@@ -25,10 +25,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum
 
 from responses_lsp.editing.document import Change, Document, Encoding, Pos, extent
+from responses_lsp.editing.job_region import (
+    Outcome,
+    OutgoingEdit,
+    Overlap,
+    Phase,
+    RegionJob,
+    Sent,
+    Stray,
+)
 from responses_lsp.editing.region import Side, classify, map_pos, map_through, same_effect
 
 log = logging.getLogger(__name__)
@@ -37,131 +44,6 @@ REJECTION_HOLD = 0.05
 """Seconds to wait after `applied: false` for the didChange that explains it."""
 REJECTIONS_BEFORE_UNVERSIONED = 4
 """Consecutive rejections with no didChange in between after which versions are dropped."""
-
-
-class Phase(Enum):
-    STREAMING = "streaming"  # appending the target at N
-    FINALIZING = "finalizing"  # final target known: finish it, then delete the original
-    KEEPING = "keeping"  # cancelled with keepPartialOnCancel: delete the original
-    RESTORING = "restoring"  # cancelled or failed: delete the new text
-    CLEANUP = "cleanup"  # conflict in the new text: only revert strays, touch nothing else
-    DONE = "done"
-
-
-class Outcome(Enum):
-    APPLIED = "applied"
-    RESTORED = "restored"
-    PARTIAL_KEPT = "partial-kept"
-    CONFLICT = "conflict"
-    CLOSED = "closed"
-
-
-class Overlap(Exception):
-    """A new job's region overlaps a running one."""
-
-
-@dataclass
-class Stray:
-    """Our text that landed in the wrong place: `[start, end)` must become `restore`."""
-
-    start: Pos
-    end: Pos
-    restore: str
-
-
-@dataclass
-class Sent:
-    """An edit we sent: literal range and text in the client's coordinates at send time."""
-
-    id: int
-    job: RegionJob
-    intent: str  # insert | delete-original | delete-new | retract | revert
-    start: Pos
-    end: Pos
-    text: str
-    version: int | None
-    sent_at: float
-    stray: Stray | None = None
-    retract_to: int = 0
-    client_start: tuple[int, int] = (0, 0)  # what the client got, in its position units
-    client_end: tuple[int, int] = (0, 0)
-    acked: bool = False
-    applied: bool | None = None
-    acked_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class OutgoingEdit:
-    """What the driver sends as one `workspace/applyEdit` (positions in client units)."""
-
-    sent_id: int
-    job_id: int
-    uri: str
-    version: int | None
-    start: tuple[int, int]
-    end: tuple[int, int]
-    new_text: str
-    intent: str
-
-
-@dataclass
-class RegionJob:
-    """The engine's view of one job's region on one document."""
-
-    id: int
-    start: Pos
-    mid: Pos  # N: end of the new text, start of the original
-    end: Pos
-    original: str
-    keep_partial: bool = False
-    target: str = ""
-    have: str = ""  # new text confirmed in the document (strays excluded)
-    phase: Phase = Phase.STREAMING
-    outcome: Outcome | None = None
-    strays: list[Stray] = field(default_factory=list)
-    conflict: bool = False
-    notes: list[str] = field(default_factory=list)
-    on_done: Callable[[RegionJob], None] | None = None
-    committing: bool = False  # the final edit (removing the original) is on its way
-    edits_sent: int = 0
-    bytes_sent: int = 0  # newText bytes
-
-    @property
-    def done(self) -> bool:
-        return self.phase is Phase.DONE
-
-    # ------------------------------------------------------------ commands from the job
-
-    def set_target(self, text: str) -> None:
-        """The sanitized output so far (streaming)."""
-        if self.phase is Phase.STREAMING:
-            self.target = text
-
-    def finalize(self, text: str) -> None:
-        """The complete sanitized output: finish it and remove the original."""
-        if self.phase in (Phase.STREAMING, Phase.FINALIZING):
-            self.target = text
-            self.phase = Phase.FINALIZING
-
-    def restore(self) -> None:
-        """Cancel or failure: put the original back (or keep partial output if asked).
-
-        Too late once the final edit removing the original has been sent: the job then
-        completes as applied (a cancel that loses the race to completion).
-        """
-        if self.committing:
-            return
-        if self.phase in (Phase.STREAMING, Phase.FINALIZING):
-            self.phase = Phase.KEEPING if self.keep_partial else Phase.RESTORING
-
-    def _finish(self, outcome: Outcome) -> None:
-        if self.phase is Phase.DONE:
-            return
-        self.phase = Phase.DONE
-        if self.outcome is None:
-            self.outcome = outcome
-        if self.on_done is not None:
-            self.on_done(self)
 
 
 class DocStreamer:
@@ -627,22 +509,6 @@ class DocStreamer:
     def _log(self, job: RegionJob, note: str) -> None:
         job.notes.append(note)
         log.info("job %d: %s", job.id, note)
-
-    def verify(self) -> list[str]:
-        """Invariant check for tests: confirmed state matches the document."""
-        problems: list[str] = []
-        if self.pending:
-            return problems
-        for job in self.jobs:
-            if job.strays or job.conflict:
-                continue
-            new = self.doc.slice(job.start, job.mid)
-            if new != job.have:
-                problems.append(f"job {job.id}: new text {new!r} != {job.have!r}")
-            old = self.doc.slice(job.mid, job.end)
-            if job.phase not in (Phase.DONE,) and old != job.original:
-                problems.append(f"job {job.id}: original {old!r} != {job.original!r}")
-        return problems
 
 
 def _common_prefix(a: str, b: str) -> int:
