@@ -382,7 +382,7 @@ def test_text_buffer_applies_utf16_edits_like_the_text_would(
 ) -> None:
     from lsprotocol import types as t
 
-    from responses_lsp.commands.lsp_client import TextBuffer
+    from responses_lsp.commands.buffer import TextBuffer
 
     doc = TextBuffer("file:///x.py", text, "python")
     for l1, c1, l2, c2, new in edits:

@@ -23,7 +23,7 @@ from responses_lsp.commands.console import EXIT_CODES_HELP, model_argument, url_
 if TYPE_CHECKING:
     from lsprotocol import types as t
 
-    from responses_lsp.commands.lsp_client import TextBuffer
+    from responses_lsp.commands.buffer import TextBuffer
 
 _TARGET = r"^(?P<path>.+?):(?P<start>\d+)(?:-(?P<end>\d+))?$"
 
