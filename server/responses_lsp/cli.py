@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"responses-lsp {__version__}")
     parser.add_argument("--tcp", metavar="HOST:PORT", help="serve over TCP instead of stdio")
     parser.add_argument(
+        "--stdio", action="store_true", help="serve over stdio (the default; accepted for clients)"
+    )
+    parser.add_argument(
         "--log-level",
         choices=["error", "warning", "info", "debug"],
         help="stderr log level (default: $RESPONSES_LSP_LOG or warning)",

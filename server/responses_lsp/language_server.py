@@ -361,6 +361,8 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
     result = []
     for action in actions:
         args: dict[str, Any] = {"action": action.id, "uri": uri, "range": span}
+        if action.needs_instruction:
+            args["needsInstruction"] = True  # clients with an input box ask for it
         if action.needs_diagnostics:
             args["diagnostics"] = [ls.protocol._converter.unstructure(d) for d in diagnostics]
         result.append(

@@ -175,6 +175,7 @@ class Simulation:
             self.streamer.on_change(change)
             self.doc.apply(change)
         self.doc.version = version
+        self.doc.changes_received += 1
         self.streamer.on_batch_end()
         self.server_pump()
 
@@ -246,7 +247,7 @@ class Simulation:
         deleted = self.buffer.chars[start:end]
         allowed = {
             "insert": set(),
-            "delete-original": {ORIG_IN},
+            "delete-original": {ORIG_IN, OURS},  # the original, and our separating line break
             "delete-new": {OURS},
             "retract": {OURS},
             "revert": {OURS},

@@ -117,6 +117,7 @@ class Document:
         self.version = version
         self.language_id = language_id
         self.lines: list[str] = split_lines(text)
+        self.changes_received = 0  # didChange notifications applied so far
 
     # --------------------------------------------------------------- reading
 

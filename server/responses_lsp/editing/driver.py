@@ -116,6 +116,7 @@ class EditDriver:
                 doc.apply(change)
             index += 1
         doc.version = version
+        doc.changes_received += 1
         if streamer is not None:
             streamer.on_batch_end()
             self.pump(uri)

@@ -1,7 +1,9 @@
 """A job's tracked region as the engine sees it, and the edits sent for it.
 
 `RegionJob` is the region `[start, end)` of one running job: the new text grows in
-`[start, mid)` and the original stays in `[mid, end)` until the final edit removes it. Its
+`[start, mid)` and the original stays in `[mid, end)` until the final edit removes it. When
+the original starts a line, the first insert also adds a line break of ours right at `mid`
+(the sentinel), so the growing last line never shows glued to the original's first line. Its
 phase says what the engine is driving it to (streaming, finishing, restoring...); the job
 talks to it only through `set_target`, `finalize` and `restore`. `Sent` is one edit on its way
 (positions as the client got them), `Stray` our text that landed in the wrong place.
@@ -60,6 +62,7 @@ class Sent:
     sent_at: float
     stray: Stray | None = None
     retract_to: int = 0
+    sentinel: str = ""  # an insert ending with the line break that keeps the original apart
     client_start: tuple[int, int] = (0, 0)  # what the client got, in its position units
     client_end: tuple[int, int] = (0, 0)
     acked: bool = False
@@ -100,6 +103,9 @@ class RegionJob:
     notes: list[str] = field(default_factory=list)
     on_done: Callable[[RegionJob], None] | None = None
     committing: bool = False  # the final edit (removing the original) is on its way
+    # While the new text streams in above the original, a line break of ours separates the
+    # two, so a half-written line never runs into the original's first line on screen.
+    sentinel: Stray | None = None
     edits_sent: int = 0
     bytes_sent: int = 0  # newText bytes
 
@@ -130,6 +136,14 @@ class RegionJob:
             return
         if self.phase in (Phase.STREAMING, Phase.FINALIZING):
             self.phase = Phase.KEEPING if self.keep_partial else Phase.RESTORING
+            if self.phase is Phase.RESTORING:
+                self.drop_sentinel()
+
+    def drop_sentinel(self) -> None:
+        """The separating line break goes, as a stray: it is ours and in the way."""
+        if self.sentinel is not None:
+            self.strays.append(self.sentinel)
+            self.sentinel = None
 
     def _finish(self, outcome: Outcome) -> None:
         if self.phase is Phase.DONE:

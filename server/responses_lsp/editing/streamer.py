@@ -218,7 +218,8 @@ class DocStreamer:
         if sent.intent == "insert":
             return (job.mid, job.mid)
         if sent.intent == "delete-original":
-            return (job.mid, job.end)
+            keep = job.phase is Phase.KEEPING and job.sentinel is not None
+            return (job.sentinel.end if keep and job.sentinel else job.mid, job.end)
         if sent.intent == "delete-new":
             return (job.start, job.mid)
         if sent.intent == "retract":
@@ -235,11 +236,18 @@ class DocStreamer:
                 self._shift_if_before(other, change)
             self._map_strays(other, change, skip=sent.stray)
         if sent.intent == "insert":
-            job.have += sent.text
+            body = sent.text[: len(sent.text) - len(sent.sentinel)]
+            job.have += body
             job.end = map_through(job.end, change, stick_right=True)
-            job.mid = change.new_end
+            job.mid = extent(change.start, body)
+            if sent.sentinel:
+                job.sentinel = Stray(start=job.mid, end=change.new_end, restore="")
+                if job.phase not in (Phase.STREAMING, Phase.FINALIZING, Phase.KEEPING):
+                    job.drop_sentinel()  # the job stopped while this was on its way
         elif sent.intent == "delete-original":
-            job.end = job.mid
+            job.end = change.start
+            if job.phase is not Phase.KEEPING:
+                job.sentinel = None  # deleted with the original
         elif sent.intent == "delete-new":
             job.have = ""
             job.mid = job.start
@@ -271,6 +279,13 @@ class DocStreamer:
             job.end = map_through(job.end, change, stick_right=False)
 
     def _map_strays(self, job: RegionJob, change: Change, *, skip: Stray | None = None) -> None:
+        sentinel = job.sentinel
+        if sentinel is not None:
+            if change.start < sentinel.end and change.end > sentinel.start:
+                job.sentinel = None  # deleted (by our final edit, or by the user)
+            else:
+                sentinel.start = map_through(sentinel.start, change, stick_right=True)
+                sentinel.end = map_through(sentinel.end, change, stick_right=False)
         for stray in list(job.strays):
             if stray is skip:
                 continue
@@ -278,7 +293,16 @@ class DocStreamer:
                 change.start == change.end and stray.start < change.start < stray.end
             ):
                 job.strays.remove(stray)
-                self._log(job, "someone edited text the engine misplaced; leaving it as it is")
+                if stray.restore:  # cannot tell what to put back around the change
+                    self._log(job, "someone edited text the engine misplaced; leaving it as it is")
+                    continue
+                # Our misplaced text minus what the change replaced: both sides still go,
+                # the change itself (the user's typing) stays.
+                if stray.start < change.start:
+                    job.strays.append(Stray(stray.start, change.start, ""))
+                if change.end < stray.end:
+                    after = map_through(stray.end, change, stick_right=False)
+                    job.strays.append(Stray(change.new_end, after, ""))
                 continue
             stray.start = map_through(stray.start, change, stick_right=True)
             stray.end = map_through(stray.end, change, stick_right=False)
@@ -301,12 +325,14 @@ class DocStreamer:
                 job.outcome = Outcome.CONFLICT
                 job.target = job.have
                 job.phase = Phase.CLEANUP if touches_new else Phase.RESTORING
+                job.drop_sentinel()
                 self._log(job, "you edited the text being rewritten; stopping")
             elif (job.phase is Phase.RESTORING and touches_new) or (
                 job.phase is Phase.KEEPING and change.end > job.mid
             ):
                 job.phase = Phase.CLEANUP
                 job.outcome = Outcome.CONFLICT
+                job.drop_sentinel()
             if change.end <= job.mid and touches_new:
                 job.mid = map_through(job.mid, change, stick_right=True)
             job.end = map_through(job.end, change, stick_right=False)
@@ -316,11 +342,12 @@ class DocStreamer:
     def _expire(self, now: float) -> None:
         """Acknowledged edits whose echo is overdue were skipped, if this client echoes.
 
-        A client that echoed our edits before would have echoed these by now (Neovim flushes
+        A client that sends didChange at all would have echoed these by now (Neovim flushes
         within 150 ms): it skipped them (stale version, `applied: true` anyway). With no
-        didChange coming (the user is not typing) nothing else would reveal that.
+        didChange coming (the user is not typing) nothing else would reveal that. Only a
+        client that never sends didChange gets its answers trusted (see `_settled`).
         """
-        if not self.echoes_seen or self.outstanding is not None:
+        if not (self.echoes_seen or self.doc.changes_received) or self.outstanding is not None:
             return
         overdue = [
             s
@@ -394,7 +421,7 @@ class DocStreamer:
             change = Change(sent.start, sent.end, sent.text, "")
             if sent.job is job and sent.intent == "insert":
                 end = map_through(end, change, stick_right=True)
-                mid = change.new_end
+                mid = extent(sent.start, sent.text[: len(sent.text) - len(sent.sentinel)])
             else:
                 start = map_through(start, change, stick_right=True)
                 mid = map_through(mid, change, stick_right=False)
@@ -403,7 +430,9 @@ class DocStreamer:
 
     def _have_p(self, job: RegionJob) -> str:
         return job.have + "".join(
-            s.text for s in self.pending if s.job is job and s.intent == "insert"
+            s.text[: len(s.text) - len(s.sentinel)]
+            for s in self.pending
+            if s.job is job and s.intent == "insert"
         )
 
     def _next_for(self, job: RegionJob, now: float) -> Sent | None:
@@ -427,7 +456,19 @@ class DocStreamer:
                 if piece.endswith("\r") and job.phase is Phase.STREAMING:
                     piece = piece[:-1]  # never split a CRLF pair across two edits
                 if piece:
-                    return self._sent(job, "insert", mid, mid, piece, now)
+                    sentinel = ""
+                    if (
+                        job.phase is Phase.STREAMING
+                        and not have
+                        and job.sentinel is None
+                        and mid < end
+                        and mid[1] == 0
+                        and not any(s.sentinel for s in self.pending if s.job is job)
+                    ):
+                        sentinel = self.doc.line_break()
+                    return self._sent(
+                        job, "insert", mid, mid, piece + sentinel, now, sentinel=sentinel
+                    )
                 if len(job.target) > len(have):
                     return None
                 if job.phase is Phase.FINALIZING and settled:
@@ -450,8 +491,9 @@ class DocStreamer:
                 return self._sent(job, "delete-new", start, mid, "", now)
             job._finish(job.outcome or Outcome.RESTORED)
         elif job.phase is Phase.KEEPING:
-            if mid < end:
-                return self._sent(job, "delete-original", mid, end, "", now)
+            cut = job.sentinel.end if job.sentinel is not None else mid  # keep its line break
+            if cut < end:
+                return self._sent(job, "delete-original", cut, end, "", now)
             job._finish(Outcome.PARTIAL_KEPT)
         return None
 
@@ -466,6 +508,7 @@ class DocStreamer:
         *,
         stray: Stray | None = None,
         retract_to: int = 0,
+        sentinel: str = "",
     ) -> Sent:
         self._ids += 1
         return Sent(
@@ -479,6 +522,7 @@ class DocStreamer:
             sent_at=now,
             stray=stray,
             retract_to=retract_to,
+            sentinel=sentinel,
         )
 
     def _emit(self, sent: Sent, now: float) -> OutgoingEdit:
