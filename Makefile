@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck unit e2e editors test-vscode bench clean
+.PHONY: demo test test-fast check lint typecheck unit e2e editors test-vscode bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/responses-lsp demo
 
-## The whole test suite: lint, strict types, unit + e2e + real editors.
-test: check
+## The whole test suite: lint, strict types, unit + e2e + real editors (Neovim, a Node
+## client), then VS Code itself (code-server in headless Chromium; installs what it needs).
+test: test-fast test-vscode
+
+## Everything but the VS Code tier (a few minutes).
+test-fast: check
 	$(BIN)/pytest -q
+
+test-vscode: $(STAMP)
+	RESPONSES_LSP_PYTHON=$(abspath $(BIN)/python) tests/vscode/run.sh
 
 check: lint typecheck
 
@@ -37,6 +44,9 @@ unit: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q tests/e2e
+
+editors: $(STAMP)
+	$(BIN)/pytest -q tests/editors
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'

@@ -2,14 +2,16 @@
 # The VS Code tier: the real VS Code workbench (code-server) in headless Chromium drives the
 # extension in editors/vscode against the language server and a loopback Responses API.
 #
-#   tests/vscode/run.sh                 install what is missing, build, run the scenarios
-#   tests/vscode/run.sh --install-only  only the (idempotent) install step
+#   tests/vscode/run.sh                       install what is missing, build, run the scenarios
+#   tests/vscode/run.sh --install-only        only the (idempotent) install step
+#   tests/vscode/run.sh --update-screenshots  also refresh docs/screenshots/vscode-*.png
 #
 # Installs (once, idempotently): apt `libkrb5-dev chromium`; under .cache/vscode-tier/:
 # Node 24 (npm `node@24`), code-server, playwright-core, and their npm cache. Every process it
 # starts is in its own process group and is killed on exit; everything listens on 127.0.0.1.
+# Screenshots go to .cache/vscode-tier/screenshots/ (a failure: last-failure.png there).
 # Env: RESPONSES_LSP_PYTHON (interpreter for the server; default .venv/bin/python),
-#      VSCODE_TIER_SCREENSHOTS (default docs/screenshots), VSCODE_TIER_KEEP=1 (keep the run dir).
+#      VSCODE_TIER_KEEP=1 (keep the run directory with the code-server and server logs).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -76,6 +78,9 @@ install_playwright() {
 
 install_all() {
   mkdir -p "$CACHE"
+  # one run at a time: runs share the cache, the extension build and the screenshots
+  exec 9>"$CACHE/.lock"
+  flock -w 900 9 || die "another VS Code tier run holds $CACHE/.lock"
   export npm_config_cache="$CACHE/npm"
   export npm_config_update_notifier=false
   install_apt
@@ -85,5 +90,161 @@ install_all() {
   log "installed: node $(node --version), code-server $CODE_SERVER_VERSION, playwright-core $PLAYWRIGHT_VERSION"
 }
 
+MODE="${1:-}"
+case "$MODE" in
+  "" | --install-only | --update-screenshots) ;;
+  *) die "unknown argument $MODE (see the header of $0)" ;;
+esac
+
 install_all
-if [ "${1:-}" = "--install-only" ]; then exit 0; fi
+if [ "$MODE" = --install-only ]; then exit 0; fi
+
+# ---------------------------------------------------------------- processes (own groups, killed on exit)
+
+PGIDS=()
+RUN_DIR=""
+cleanup() {
+  local rc=$?
+  for pgid in "${PGIDS[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
+  for _ in $(seq 30); do  # up to 3 s to exit cleanly, then SIGKILL what is left
+    local alive=0
+    for pgid in "${PGIDS[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pgid in "${PGIDS[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
+  if [ -n "$RUN_DIR" ] && [ "${VSCODE_TIER_KEEP:-0}" != 1 ]; then rm -rf "$RUN_DIR"; fi
+  [ -n "$RUN_DIR" ] && [ "${VSCODE_TIER_KEEP:-0}" = 1 ] && log "kept $RUN_DIR"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+spawn() {  # LOGFILE CMD... : start CMD in a new session (= process group), remember the group
+  local logfile=$1; shift
+  setsid "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+  PGIDS+=("$!")
+  disown "$!"  # reaped by the trap, not reported by bash
+}
+
+free_port() {
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ---------------------------------------------------------------- the server's Python
+
+PYTHON="${RESPONSES_LSP_PYTHON:-$REPO/.venv/bin/python}"
+[ -x "$PYTHON" ] || die "no Python at $PYTHON: run 'make venv' or set RESPONSES_LSP_PYTHON"
+export PYTHONPATH="$REPO/server${PYTHONPATH:+:$PYTHONPATH}"
+"$PYTHON" -c 'import responses_lsp, pygls' 2>/dev/null ||
+  die "$PYTHON cannot import responses_lsp and pygls: pip install -e '$REPO'"
+
+# ---------------------------------------------------------------- build the extension and the .vsix
+
+EXT="$REPO/editors/vscode"
+log "building the extension (npm ci, npm run package)"
+(
+  cd "$EXT"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  npm run --silent package >/dev/null
+) || die "extension build failed"
+VSIX="$EXT/responses-lsp.vsix"
+
+# code-server asks its extension gallery (open-vsx.org) for updates: point it at a closed
+# loopback port so nothing leaves 127.0.0.1
+export EXTENSIONS_GALLERY='{"serviceUrl":"http://127.0.0.1:9/vscode/gallery","itemUrl":"http://127.0.0.1:9/vscode/item"}'
+
+RUN_DIR="$(mktemp -d /tmp/vscode-tier.XXXXXX)"
+DATA="$RUN_DIR/data"
+WORKSPACE="$RUN_DIR/workspace"
+mkdir -p "$DATA/ext" "$DATA/user/User" "$WORKSPACE"
+
+log "installing the .vsix into an isolated extensions dir"
+"$CODE_SERVER" --extensions-dir "$DATA/ext" --user-data-dir "$DATA/user" \
+  --install-extension "$VSIX" >"$RUN_DIR/install-extension.log" 2>&1 ||
+  { cat "$RUN_DIR/install-extension.log" >&2; die "code-server --install-extension failed"; }
+
+# ---------------------------------------------------------------- loopback Responses API
+
+API_KEY="sk-vscode-tier-$$"
+spawn "$RUN_DIR/loopback.log" "$PYTHON" -m responses_lsp.loopback --host 127.0.0.1 --port 0 \
+  --script "$HERE/loopback-script.json" --expected-key "$API_KEY" --record "$RUN_DIR/requests.jsonl"
+for _ in $(seq 100); do
+  LOOPBACK_URL="$(sed -n 's/^LOOPBACK_URL=//p' "$RUN_DIR/loopback.log")"
+  [ -n "$LOOPBACK_URL" ] && break
+  sleep 0.1
+done
+[ -n "$LOOPBACK_URL" ] || { cat "$RUN_DIR/loopback.log" >&2; die "the loopback server did not start"; }
+log "loopback Responses API at $LOOPBACK_URL"
+
+# ---------------------------------------------------------------- code-server
+
+cat >"$DATA/user/User/settings.json" <<JSON
+{
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "workbench.enableExperiments": false,
+  "security.workspace.trust.enabled": false,
+  "telemetry.telemetryLevel": "off",
+  "extensions.autoUpdate": false,
+  "extensions.autoCheckUpdates": false,
+  "extensions.ignoreRecommendations": true,
+  "update.mode": "none",
+  "chat.disableAIFeatures": true,
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
+  "git.enabled": false,
+  "files.autoSave": "off",
+  "editor.minimap.enabled": false,
+  "editor.fontSize": 15,
+  "responsesLsp.baseUrl": "$LOOPBACK_URL"
+}
+JSON
+# machine-scoped settings live in the remote ("Machine") settings: code-server is a remote
+mkdir -p "$DATA/user/Machine"
+cat >"$DATA/user/Machine/settings.json" <<JSON
+{
+  "responsesLsp.interpreter": "$PYTHON"
+}
+JSON
+cp "$HERE/workspace/app.py.txt" "$WORKSPACE/app.py"  # .txt: not linted as part of the repo
+
+CS_PORT="$(free_port)"
+# The extension host inherits this environment: no real key may leak in, and the test key
+# reaches the server only through "Responses LSP: Set API Key" (VS Code secret storage).
+spawn "$RUN_DIR/code-server.log" env -u OPENAI_API_KEY -u OPENAI_BASE_URL \
+  "$CODE_SERVER" --auth none --bind-addr "127.0.0.1:$CS_PORT" \
+  --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
+  --extensions-dir "$DATA/ext" --user-data-dir "$DATA/user" "$WORKSPACE"
+for _ in $(seq 300); do
+  curl -fsS "http://127.0.0.1:$CS_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$CS_PORT/healthz" >/dev/null 2>&1 ||
+  { tail -50 "$RUN_DIR/code-server.log" >&2; die "code-server did not start"; }
+log "code-server $CODE_SERVER_VERSION at http://127.0.0.1:$CS_PORT"
+
+# ---------------------------------------------------------------- drive the workbench
+
+SHOTS="$CACHE/screenshots"
+[ "$MODE" = --update-screenshots ] && SHOTS="$REPO/docs/screenshots"
+mkdir -p "$SHOTS"
+set +e
+NODE_PATH="$PLAYWRIGHT_DIR" \
+  CS_URL="http://127.0.0.1:$CS_PORT" WORKSPACE="$WORKSPACE" SHOTS="$SHOTS" API_KEY="$API_KEY" \
+  REQUESTS="$RUN_DIR/requests.jsonl" USER_SETTINGS="$DATA/user/User/settings.json" FAILURE_SHOT="$CACHE/last-failure.png" \
+  setsid node "$HERE/drive.js" 9>&- &
+DRIVER=$!
+PGIDS+=("$DRIVER")
+wait "$DRIVER"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
+  log "code-server log (tail):"; tail -40 "$RUN_DIR/code-server.log" >&2
+  log "extension host / server log (tail):"
+  find "$DATA/user/logs" -name '*Responses LSP*' -exec tail -60 {} \; >&2 2>/dev/null || true
+  die "the VS Code scenarios failed (rc=$rc)"
+fi
+log "PASS in $((SECONDS - T0)) s"
