@@ -23,7 +23,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def apply(text: str, edits: list[t.TextEdit]) -> str:
-    lines = text.splitlines(keepends=True) + [""]
+    lines = [*text.splitlines(keepends=True), ""]
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
@@ -58,7 +58,8 @@ def test_patches_accumulate_and_become_one_edit_with_file_operations(root: Path)
         "*** Add File: pkg/new.py\n+Y = 2\n*** End Patch\n"
     )
     changes.apply(  # the second patch sees the first one's result
-        "*** Begin Patch\n*** Update File: pkg/a.py\n@@\n async def a():\n-    return 1\n+    return 2\n"
+        "*** Begin Patch\n*** Update File: pkg/a.py\n@@\n async def a():\n"
+        "-    return 1\n+    return 2\n"
         "*** Update File: pkg/old.py\n*** Move to: pkg/renamed.py\n@@\n-X = 1\n+X = 3\n"
         "*** Delete File: pkg/b.py\n*** End Patch\n"
     )
