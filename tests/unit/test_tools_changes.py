@@ -126,9 +126,8 @@ def test_open_documents_are_edited_at_the_version_that_was_read(root: Path) -> N
     changes = ChangeSet(
         WorkspaceFiles([root]), open_document=lambda p: live["doc"] if p == path else None
     )
-    changes.apply(
-        "*** Begin Patch\n*** Update File: pkg/a.py\n@@\n-def a():\n+async def a():\n*** End Patch\n"
-    )
+    patch = "*** Begin Patch\n*** Update File: pkg/a.py\n@@\n-def a():\n+async def a():\n"
+    changes.apply(patch + "*** End Patch\n")
     kwargs = dict(
         uri_of=lambda p: p.as_uri(),
         encoding=Encoding("utf-16"),
