@@ -386,6 +386,12 @@ class DocStreamer:
         if self.outstanding is not None:
             return None
         now = self.clock()
+        not_before = max(self.last_send + self.flush_interval, self.hold_until)
+        if now < not_before and self.active:
+            # Inside the coalescing window nothing goes out: look again when it closes
+            # (cheap: this runs for every streamed token).
+            self._due = not_before
+            return None
         self._expire(now)
         live = [job for job in self.jobs if not job.done]
         for step in range(len(live)):
