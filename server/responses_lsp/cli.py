@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from responses_lsp import __version__, commands
+from responses_lsp import __version__
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -34,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="responses-lsp",
         description="AI code actions over the OpenAI Responses API, as a language server.",
@@ -51,13 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the language server (the default)")
-    commands.register(sub)
+    if with_commands:
+        from responses_lsp import commands
+
+        commands.register(sub)
     return parser
 
 
+SUBCOMMANDS = ("demo", "apply", "check")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # An editor starting the server must not pay for the subcommands' imports.
+    wants_commands = any(a in SUBCOMMANDS or a in ("-h", "--help") for a in arguments)
+    parser = build_parser(with_commands=wants_commands)
+    args = parser.parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args))

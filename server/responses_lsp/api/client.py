@@ -192,7 +192,15 @@ class ResponsesClient:
     ) -> httpx.Response:
         """Send one request and wait for the response headers (bounded by requestTimeout)."""
         client = self._http()
-        request = client.build_request(method, url, json=body, headers=self._headers(stream=stream))
+        # While streaming, httpx's own per-read timeout is the idle timeout: a stall raises
+        # ReadTimeout (-> StreamIdleTimeout) with no extra timer per event.
+        read = self.config.stream_idle_timeout if stream else self.config.request_timeout + 5.0
+        timeout = httpx.Timeout(
+            connect=CONNECT_TIMEOUT, read=read, write=WRITE_TIMEOUT, pool=CONNECT_TIMEOUT
+        )
+        request = client.build_request(
+            method, url, json=body, headers=self._headers(stream=stream), timeout=timeout
+        )
         try:
             async with asyncio.timeout(self.config.request_timeout):
                 response = await client.send(request, stream=True)
@@ -229,12 +237,9 @@ class ResponsesClient:
             events = EventSource(response).aiter_sse()
             while True:
                 try:
-                    async with asyncio.timeout(self.config.stream_idle_timeout):
-                        sse = await anext(events)
+                    sse = await anext(events)
                 except StopAsyncIteration:
                     break
-                except TimeoutError as exc:
-                    raise StreamIdleTimeout(self.config.stream_idle_timeout) from exc
                 except httpx.TimeoutException as exc:
                     raise StreamIdleTimeout(self.config.stream_idle_timeout) from exc
                 except httpx.HTTPError as exc:

@@ -65,6 +65,7 @@ class EditDriver:
         self.docs: dict[str, Document] = {}
         self.streamers: dict[str, DocStreamer] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timer_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -215,10 +216,13 @@ class EditDriver:
         self.pump(uri)
 
     def _arm(self, uri: str, streamer: DocStreamer) -> None:
-        timer = self._timers.pop(uri, None)
-        if timer is not None:
-            timer.cancel()
         wake = streamer.wake_at()
+        timer = self._timers.get(uri)
+        if timer is not None:
+            if wake is not None and self._timer_at.get(uri) == wake and not timer.cancelled():
+                return  # already armed for that moment (the common case while streaming)
+            timer.cancel()
+            del self._timers[uri]
         if wake is None:
             return
         try:
@@ -226,7 +230,12 @@ class EditDriver:
         except RuntimeError:
             return
         delay = max(0.0, wake - self.clock())
-        self._timers[uri] = loop.call_later(delay, self.pump, uri)
+        self._timer_at[uri] = wake
+        self._timers[uri] = loop.call_later(delay, self._wake, uri)
+
+    def _wake(self, uri: str) -> None:
+        self._timers.pop(uri, None)
+        self.pump(uri)
 
     def stats(self, uri: str) -> tuple[int, int]:
         streamer = self.streamers.get(uri)
