@@ -14,7 +14,7 @@ import logging
 import os
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
@@ -25,9 +25,10 @@ from pygls.uris import to_fs_path
 from responses_lsp import __version__
 from responses_lsp.editing.document import Encoding
 from responses_lsp.editing.driver import EditDriver
-from responses_lsp.editing.streamer import OutgoingEdit
-from responses_lsp.job_types import JobRequest
-from responses_lsp.jobs import JobManager
+
+if TYPE_CHECKING:  # the job machinery is imported when it is first used, not at start
+    from responses_lsp.editing.job_region import OutgoingEdit
+    from responses_lsp.jobs import JobManager
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ResponsesLanguageServer(LanguageServer):
             text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
         )
         self.driver = EditDriver(send=self._send_edit)
-        self.jobs = JobManager(self)
+        self._jobs: JobManager | None = None
         self.init_options: dict[str, Any] = {}
         self.workspace_settings: dict[str, Any] | None = None
         self.client_features: dict[str, Any] = {}
@@ -88,6 +89,14 @@ class ResponsesLanguageServer(LanguageServer):
         self._reported_problems: tuple[str, ...] = ()
         self.sessions: Any = None
         self._closing: asyncio.Future[Any] | None = None
+
+    @property
+    def jobs(self) -> JobManager:
+        if self._jobs is None:
+            from responses_lsp.jobs import JobManager
+
+            self._jobs = JobManager(self)
+        return self._jobs
 
     # ------------------------------------------------------------------ settings
 
@@ -378,6 +387,8 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
 
 
 async def _run(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    from responses_lsp.job_types import JobRequest
+
     try:
         request = JobRequest.from_arguments(list(args))
     except (KeyError, ValueError, TypeError) as exc:

@@ -14,14 +14,17 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from responses_lsp.editing.document import Change, Document, Encoding, Pos
-from responses_lsp.editing.streamer import DocStreamer, OutgoingEdit, RegionJob
+
+if TYPE_CHECKING:  # imported when the first job starts, not at server start
+    from responses_lsp.editing.job_region import OutgoingEdit, RegionJob
+    from responses_lsp.editing.streamer import DocStreamer
 
 log = logging.getLogger(__name__)
 
-SendEdit = Callable[[OutgoingEdit], "Future[Any]"]
+SendEdit = Callable[["OutgoingEdit"], "Future[Any]"]
 MAX_COMBINED = 3
 """Most content changes one of our edits is echoed as (Neovim: 2 at the end of a buffer)."""
 
@@ -176,6 +179,8 @@ class EditDriver:
         self, uri: str, start: Pos, end: Pos, *, keep_partial: bool, job_id: int | None = None
     ) -> RegionJob:
         """Track a new region (raises `Overlap` when it overlaps a running job)."""
+        from responses_lsp.editing.streamer import DocStreamer
+
         doc = self.docs[uri]
         streamer = self.streamers.get(uri)
         if streamer is None:
