@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from responses_lsp.loopback import LoopbackServer, Reply
+from tests.fakes.samples import ASYNC_FETCH, FETCH, REFACTORED, SOURCE
 
 SERVER_DIR = str(Path(__file__).resolve().parents[2] / "server")
 KEY = "sk-test-cli-0123456789abcdef"
@@ -26,26 +27,6 @@ MASKED = "sk-****cdef"
 WRONG_KEY = "sk-wrong-key-9876543210zyxw"
 TIMEOUT = 30
 
-SOURCE = '''import requests
-
-
-def fetch(url):
-    """Fetch a URL."""
-    response = requests.get(url)
-    return response.text
-
-
-def main():
-    print(fetch("https://example.com/ü"))
-'''
-FETCH = SOURCE[SOURCE.index("def fetch") : SOURCE.index("\n\n\ndef main") + 1]
-ASYNC_FETCH = '''async def fetch(url):
-    """Fetch a URL."""
-    async with httpx.AsyncClient() as client:
-        response = await client.get(url)
-    return response.text
-'''
-REFACTORED = SOURCE.replace(FETCH, ASYNC_FETCH)
 FETCH_DIFF = "".join(
     line + "\n"
     for line in [

@@ -16,28 +16,7 @@ from lsprotocol import types as t
 
 from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import RUN, Session, open_session
-
-SOURCE = '''import requests
-
-
-def fetch(url):
-    """Fetch a URL."""
-    response = requests.get(url)
-    return response.text
-
-
-def main():
-    print(fetch("https://example.com/ü"))
-'''
-FETCH = SOURCE[SOURCE.index("def fetch") : SOURCE.index("\n\n\ndef main") + 1]
-ASYNC_FETCH = '''async def fetch(url):
-    """Fetch a URL."""
-    async with httpx.AsyncClient() as client:
-        response = await client.get(url)
-    return response.text
-'''
-REFACTORED = SOURCE.replace(FETCH, ASYNC_FETCH)
-CURSOR = SOURCE.index("response = requests")
+from tests.fakes.samples import ASYNC_FETCH, CURSOR, FETCH, REFACTORED, SOURCE
 
 
 def expect_text(session: Session, uri: str, text: str) -> None:

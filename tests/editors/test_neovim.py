@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 
 from responses_lsp.loopback import LoopbackServer, Reply
+from tests.fakes.processes import run_group
 
 pytestmark = pytest.mark.editors
 
@@ -125,22 +124,8 @@ def run_scenario(nvim: Path, script: str, root: Path, api: LoopbackServer) -> Ru
         "-c",
         LOAD_SCRIPT,
     ]
-    proc = subprocess.Popen(
-        command,
-        cwd=root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # nvim and the server it starts: one group to kill
-    )
-    try:
-        output, _ = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        return Run(-1, output.decode("utf-8", "replace") + f"\n[killed after {TIMEOUT} s]")
-    return Run(proc.returncode, output.decode("utf-8", "replace"))
+    code, output = run_group(command, cwd=root, env=env, timeout=TIMEOUT)
+    return Run(code, output)
 
 
 def assert_passed(run: Run) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from responses_lsp.loopback import LoopbackServer, Reply
+from tests.fakes.processes import run_group
 
 pytestmark = pytest.mark.editors
 
@@ -147,21 +147,9 @@ def test_node_protocol_client_happy_path_cancel_and_typing(
         RLSP_SERVER=json.dumps([sys.executable, "-m", "responses_lsp"]),
         RLSP_CASE=str(case_file),
     )
-    proc = subprocess.Popen(
-        [_node(), str(NODE_DIR / "client.js")],
-        cwd=NODE_DIR,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # node and the server it spawns: one group to kill
+    code, text = run_group(
+        [_node(), str(NODE_DIR / "client.js")], cwd=NODE_DIR, env=env, timeout=RUN_TIMEOUT
     )
-    try:
-        output, _ = proc.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-    text = output.decode("utf-8", "replace")
-    assert proc.returncode == 0, f"node client exited {proc.returncode}:\n{text}"
+    assert code == 0, f"node client exited {code}:\n{text}"
     assert "PASS" in text, text
     assert len(loopback.requests) == 3
