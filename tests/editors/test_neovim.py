@@ -23,6 +23,7 @@ import pytest
 
 from responses_lsp.loopback import LoopbackServer, Reply
 from tests.fakes.processes import run_group
+from tests.fakes.samples import ASYNC_FETCH, FETCH, REFACTORED, SOURCE
 
 pytestmark = pytest.mark.editors
 
@@ -36,26 +37,6 @@ LOAD_SCRIPT = (
     'if not ok then io.stderr:write("ERROR ", tostring(err), "\\n") vim.cmd("cquit 3") end'
 )
 
-SOURCE = '''import requests
-
-
-def fetch(url):
-    """Fetch a URL."""
-    response = requests.get(url)
-    return response.text
-
-
-def main():
-    print(fetch("https://example.com"))
-'''
-FETCH = SOURCE[SOURCE.index("def fetch") : SOURCE.index("\n\n\ndef main") + 1]
-ASYNC_FETCH = '''async def fetch(url):
-    """Fetch a URL."""
-    async with httpx.AsyncClient() as client:
-        response = await client.get(url)
-    return response.text
-'''
-REFACTORED = SOURCE.replace(FETCH, ASYNC_FETCH)
 FETCH_LINES = {"first": 4, "last": 7}  # 1-based, the lines of `def fetch`
 
 OUR_TITLES = [
