@@ -61,17 +61,24 @@ class JobRequest:
 
 
 def _diagnostic_text(diagnostic: Any) -> str:
+    """A diagnostic from the command arguments as the prompt lists it."""
     if isinstance(diagnostic, str):
         return diagnostic
     if not isinstance(diagnostic, dict):
         return str(diagnostic)
+    from responses_lsp.actions.prompts import format_diagnostic
+
     line = (diagnostic.get("range") or {}).get("start", {}).get("line", 0) + 1
     severity = {1: "error", 2: "warning", 3: "info", 4: "hint"}.get(
-        int(diagnostic.get("severity") or 0), ""
+        int(diagnostic.get("severity") or 0), "problem"
     )
-    source = f" ({diagnostic['source']})" if diagnostic.get("source") else ""
-    code = f" [{diagnostic['code']}]" if diagnostic.get("code") is not None else ""
-    return f"line {line}: {severity}{code}: {diagnostic.get('message', '')}{source}".strip()
+    return format_diagnostic(
+        line,
+        severity,
+        str(diagnostic.get("message", "")),
+        diagnostic.get("source"),
+        diagnostic.get("code"),
+    )
 
 
 @dataclass

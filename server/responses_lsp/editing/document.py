@@ -11,7 +11,6 @@ Lines keep their line break ("\\n", "\\r\\n" or "\\r"); columns never count it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 Pos = tuple[int, int]
@@ -206,8 +205,3 @@ class Document:
 
     def replace_all(self, text: str) -> None:
         self.lines = split_lines(text)
-
-
-def lines_of(texts: Sequence[str]) -> list[str]:
-    """Helper for tests: the stored form of a text given as lines."""
-    return split_lines("".join(texts))

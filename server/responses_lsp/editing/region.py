@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from responses_lsp.editing.document import Change, Document, Pos, extent
+from responses_lsp.editing.document import Change, Document, Pos
 
 
 def map_pos(pos: Pos, start: Pos, end: Pos, new_end: Pos, *, stick_right: bool) -> Pos:
@@ -85,8 +85,3 @@ def same_effect(
     after_a = window[:a_from] + a_text + window[a_from + len(a_old) :]
     after_b = window[:b_from] + b_text + window[b_from + len(b_old) :]
     return after_a == after_b
-
-
-def pos_after(start: Pos, text: str) -> Pos:
-    """End position of `text` placed at `start` (alias kept for readability at call sites)."""
-    return extent(start, text)
