@@ -370,6 +370,9 @@ class JobManager:
             reasoning=Reasoning(effort=settings.reasoning_effort)
             if settings.reasoning_effort
             else None,
+            # reasoning items come back with their encrypted content, so the session can
+            # replay them with store=false
+            include=["reasoning.encrypted_content"] if settings.reasoning_effort else None,
         )
         first = next((line for line in original.splitlines() if line.strip()), "")
         indent = first[: len(first) - len(first.lstrip())]

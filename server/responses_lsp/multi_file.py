@@ -39,7 +39,7 @@ async def run_multi_file(
         build_user_message,
         context_around,
     )
-    from responses_lsp.api.requests import ResponseRequest, user_message
+    from responses_lsp.api.requests import Reasoning, ResponseRequest, user_message
     from responses_lsp.job_types import JobResult
     from responses_lsp.tools.changes import ChangeSet, OpenDocument, workspace_edit
     from responses_lsp.tools.definitions import TOOLS
@@ -99,6 +99,10 @@ async def run_multi_file(
         tool_choice="auto",
         parallel_tool_calls=False,
         prompt_cache_key=None,
+        reasoning=Reasoning(effort=settings.reasoning_effort)
+        if settings.reasoning_effort
+        else None,
+        include=["reasoning.encrypted_content"] if settings.reasoning_effort else None,
     )
     session = host.session_for(request.uri)
     if session is not None:
