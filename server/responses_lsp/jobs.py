@@ -113,7 +113,7 @@ class JobManager:
         doc = host.driver.get(request.uri)
         if doc is None:
             return self._fail(job, started, "responses-lsp: the document is not open.", "state")
-        if is_secret_path(request.uri):
+        if is_secret_path(request.uri, settings.deny_patterns):
             return self._fail(
                 job, started, "responses-lsp: refusing to send a secrets file to the model."
             )

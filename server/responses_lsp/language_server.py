@@ -339,9 +339,9 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
 
     uri = params.text_document.uri
     doc = ls.driver.get(uri)
-    if doc is None or is_secret_path(uri):
-        return []
     resolved = ls.settings()
+    if doc is None or is_secret_path(uri, resolved.settings.deny_patterns):
+        return []
     diagnostics = params.context.diagnostics or []
     session = ls.session_for(uri) if resolved.settings.session != "off" else None
     last = session.last_action if session is not None else None

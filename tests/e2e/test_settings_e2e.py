@@ -48,3 +48,23 @@ async def test_did_change_configuration_applies_to_the_next_request(
         assert body["model"] == "gpt-other"
         assert body["reasoning"] == {"effort": "low"}
         assert body["include"] == ["reasoning.encrypted_content"]
+
+
+async def test_secret_files_and_deny_patterns_are_never_sent(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    async with open_session(
+        "vscode", loopback, tmp_path, settings={"denyPatterns": ["*.private.py"]}
+    ) as s:
+        for name in (".env", "keys.pem", "config.private.py"):
+            uri = s.open(name, "SECRET = 'x'\ndef f():\n    return SECRET\n")
+            assert await s.actions(uri, s.span(uri, 20)) == []
+            cursor = {"line": 1, "character": 0}
+            args = {
+                "action": "add-type-hints",
+                "uri": uri,
+                "range": {"start": cursor, "end": cursor},
+            }
+            result = await s.execute("responses-lsp.run", args)
+            assert result["outcome"] == "error" and "secrets file" in result["message"]
+        assert loopback.requests == []
