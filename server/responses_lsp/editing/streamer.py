@@ -16,7 +16,9 @@ and is reverted; a pending edit the client acknowledged but never echoed was ski
 is sent again. A change that is not ours and touches the inside of a region is the user
 editing the text being rewritten: that job stops (DESIGN I5).
 
-Pure code: no pygls, no asyncio. The driver feeds `on_change`/`on_batch_end`/`on_ack`
+Pure code: no pygls, no asyncio. One state machine, kept in one module on purpose (~530
+lines): the echo side and the sending side read and write the same anchors, strays and
+pending edits, and the invariants are easier to check when both are in view. The driver feeds `on_change`/`on_batch_end`/`on_ack`
 and calls `poll()` to learn the next edit to send (at most one outstanding per document,
 successive sends at least `flush_interval` apart: DESIGN I6).
 """
