@@ -18,9 +18,10 @@ editing the text being rewritten: that job stops (DESIGN I5).
 
 Pure code: no pygls, no asyncio. One state machine, kept in one module on purpose (~530
 lines): the echo side and the sending side read and write the same anchors, strays and
-pending edits, and the invariants are easier to check when both are in view. The driver feeds `on_change`/`on_batch_end`/`on_ack`
-and calls `poll()` to learn the next edit to send (at most one outstanding per document,
-successive sends at least `flush_interval` apart: DESIGN I6).
+pending edits, and the invariants are easier to check when both are in view. The driver
+feeds `on_change`/`on_batch_end`/`on_ack` and calls `poll()` to learn the next edit to send
+(at most one outstanding per document, successive sends at least `flush_interval` apart:
+DESIGN I6).
 """
 
 from __future__ import annotations
