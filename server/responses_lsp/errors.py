@@ -280,3 +280,12 @@ def status_error(
     else:
         cls = BadRequestError
     return cls(message, **kwargs)  # type: ignore[arg-type]
+
+
+def error_kind(error: BaseException) -> str:
+    """How a job result names the error that ended it: config, api or internal."""
+    if isinstance(error, ConfigurationError):
+        return "config"
+    if isinstance(error, ApiError):
+        return "api"
+    return "internal"

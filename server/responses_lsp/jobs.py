@@ -20,10 +20,10 @@ from typing import Any
 
 from responses_lsp.errors import (
     ApiError,
-    ConfigurationError,
     EditConflict,
     MissingApiKey,
     ResponsesLspError,
+    error_kind,
 )
 from responses_lsp.job_types import Job, JobHost, JobRequest, JobResult
 
@@ -341,7 +341,7 @@ class JobManager:
             build_user_message,
             context_around,
         )
-        from responses_lsp.api.requests import Reasoning, ResponseRequest, user_message
+        from responses_lsp.api.requests import ResponseRequest, reasoning_fields, user_message
         from responses_lsp.editing.sanitizer import SanitizerOptions
 
         host, region = self.host, job.region
@@ -367,12 +367,7 @@ class JobManager:
             stream=True,
             store=False,
             prompt_cache_key=_cache_key(host, job.request.uri),
-            reasoning=Reasoning(effort=settings.reasoning_effort)
-            if settings.reasoning_effort
-            else None,
-            # reasoning items come back with their encrypted content, so the session can
-            # replay them with store=false
-            include=["reasoning.encrypted_content"] if settings.reasoning_effort else None,
+            **reasoning_fields(settings.reasoning_effort),
         )
         first = next((line for line in original.splitlines() if line.strip()), "")
         indent = first[: len(first) - len(first.lstrip())]
@@ -410,13 +405,7 @@ class JobManager:
         elif error is not None and not isinstance(error, EditConflict):
             outcome = "error"
             message = error.user_message()
-            kind = (
-                "config"
-                if isinstance(error, ConfigurationError)
-                else "api"
-                if isinstance(error, ApiError)
-                else "internal"
-            )
+            kind = error_kind(error)
             if isinstance(error, ApiError) and region.edits_sent:
                 message += " The original code was restored."
         elif job.cancel_reason:

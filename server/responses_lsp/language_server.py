@@ -83,6 +83,7 @@ class ResponsesLanguageServer(LanguageServer):
         self.init_options: dict[str, Any] = {}
         self.workspace_settings: dict[str, Any] | None = None
         self.client_features: dict[str, Any] = {}
+        self.document_changes = False  # the client takes versioned TextDocumentEdits
         self._resolved: Any = None
         self._api: Any = None
         self._api_config: Any = None
@@ -262,7 +263,7 @@ class ResponsesLanguageServer(LanguageServer):
             end=t.Position(line=edit.end[0], character=edit.end[1]),
         )
         text_edit = t.TextEdit(range=rng, new_text=edit.new_text)
-        if self._supports_document_changes():
+        if self.document_changes:
             workspace_edit = t.WorkspaceEdit(
                 document_changes=[
                     t.TextDocumentEdit(
@@ -280,11 +281,6 @@ class ResponsesLanguageServer(LanguageServer):
         )
         return self.protocol.send_request(t.WORKSPACE_APPLY_EDIT, params)
 
-    def _supports_document_changes(self) -> bool:
-        caps = self.client_capabilities
-        edit = caps.workspace.workspace_edit if caps and caps.workspace else None
-        return bool(edit and edit.document_changes)
-
 
 def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None:
     options = params.initialization_options
@@ -295,7 +291,8 @@ def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None
         ls.init_options = options
     encoding = ls.workspace.position_encoding
     ls.driver.encoding = Encoding(str(getattr(encoding, "value", encoding) or "utf-16"))
-    if not ls._supports_document_changes():
+    ls.document_changes = ls.edit_capabilities()["document_changes"]
+    if not ls.document_changes:
         ls.driver.versioned = False
 
 

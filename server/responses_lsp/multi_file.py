@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.uris import from_fs_path, to_fs_path
 
-from responses_lsp.errors import ApiError, ConfigurationError, ResponsesLspError
+from responses_lsp.errors import ResponsesLspError, error_kind
 
 if TYPE_CHECKING:
     from responses_lsp.job_types import Job, JobHost, JobResult
@@ -39,7 +39,7 @@ async def run_multi_file(
         build_user_message,
         context_around,
     )
-    from responses_lsp.api.requests import Reasoning, ResponseRequest, user_message
+    from responses_lsp.api.requests import ResponseRequest, reasoning_fields, user_message
     from responses_lsp.job_types import JobResult
     from responses_lsp.tools.changes import ChangeSet, OpenDocument, workspace_edit
     from responses_lsp.tools.definitions import TOOLS
@@ -99,10 +99,7 @@ async def run_multi_file(
         tool_choice="auto",
         parallel_tool_calls=False,
         prompt_cache_key=None,
-        reasoning=Reasoning(effort=settings.reasoning_effort)
-        if settings.reasoning_effort
-        else None,
-        include=["reasoning.encrypted_content"] if settings.reasoning_effort else None,
+        **reasoning_fields(settings.reasoning_effort),
     )
     session = host.session_for(request.uri)
     if session is not None:
@@ -185,13 +182,7 @@ async def run_multi_file(
         message, kind = f"responses-lsp: {exc}", "state"
     except ResponsesLspError as exc:
         message = exc.user_message()
-        kind = (
-            "config"
-            if isinstance(exc, ConfigurationError)
-            else "api"
-            if isinstance(exc, ApiError)
-            else "internal"
-        )
+        kind = error_kind(exc)
     except Exception as exc:  # a bug: report it, never take the server down
         log.exception("job %d failed", job.id)
         message, kind = f"responses-lsp: internal error ({type(exc).__name__}: {exc})", "internal"

@@ -69,3 +69,13 @@ class CompactRequest(BaseModel):
 def user_message(text: str) -> InputItem:
     """A user message item with one `input_text` part."""
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def reasoning_fields(effort: str | None) -> dict[str, Any]:
+    """`reasoning` and the `include` that lets its items be replayed with store=false."""
+    if not effort:
+        return {}
+    return {
+        "reasoning": Reasoning.model_validate({"effort": effort}),
+        "include": ["reasoning.encrypted_content"],
+    }
