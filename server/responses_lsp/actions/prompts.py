@@ -128,15 +128,17 @@ def context_around(doc: Document, start: Pos, end: Pos, budget_chars: int) -> tu
     if can_grow and first > 0:
         first, used = _walk_up(doc, first, budget_chars - above - below)  # what below left
         above += used
-        head, first = _head(doc, first, start[0], min(above_share // 3, above))
+        spare = budget_chars - above - below
+        head, first = _head(doc, first, start[0], min(above_share // 3, above), spare)
     before = head + "".join(doc.lines[first : start[0]]) + prefix
     return before, suffix + "".join(doc.lines[end[0] + 1 : stop])
 
 
-def _head(doc: Document, first: int, limit: int, budget: int) -> tuple[str, int]:
+def _head(doc: Document, first: int, limit: int, budget: int, spare: int) -> tuple[str, int]:
     """The file's first lines plus an omission marker, paid for by dropping the farthest of
     the nearest lines `[first, limit)`; returns (head, new first). ("", first) when it does
-    not fit; ("", 0) when head and nearest lines meet."""
+    not fit; ("", 0) when head and nearest lines meet and the lines above `first` fit in the
+    `spare` budget (nothing is dropped then, so they must)."""
     head_end, head_used = _walk_down(doc, 0, budget)
     if head_end == 0:
         return "", first
@@ -146,7 +148,8 @@ def _head(doc: Document, first: int, limit: int, budget: int) -> tuple[str, int]
         freed += len(doc.lines[near])
         near += 1
     if head_end >= near:
-        return "", 0
+        fits = sum(len(line) for line in doc.lines[:first]) <= spare
+        return ("", 0) if fits else ("", first)
     if near >= limit:
         return "", first
     return "".join(doc.lines[:head_end]) + _OMITTED.format(count=near - head_end), near
