@@ -261,7 +261,7 @@ def _base_url_problem(url: str) -> str | None:
     try:
         check_base_url(url)
     except InvalidBaseUrl as exc:
-        return f"baseUrl {url!r}: {exc.reason}; every request fails until it is fixed"
+        return f"baseUrl: {url!r} is not valid: {exc.reason}; every request fails until it is fixed"
     return None
 
 

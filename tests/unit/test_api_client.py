@@ -409,7 +409,7 @@ async def test_500_after_all_retries_is_a_server_error(h: Harness) -> None:
         async for event in api.stream(REQUEST):
             events.append(event)
     assert caught.value.status_code == 500
-    assert "retried, then gave up" in caught.value.user_message()
+    assert "retried 2 times, then gave up" in caught.value.user_message()
     assert len(h.srv.requests) == 3  # 1 + max_retries
     assert h.slept == backoffs(2)
     assert [(e.attempt, e.max_attempts) for e in events] == [(1, 3), (2, 3)]
@@ -469,7 +469,7 @@ async def test_stream_drops_every_time(h: Harness, clean: bool) -> None:
     h.srv.script(*[Reply.drop(after_events=4, clean=clean)] * 2)
     with pytest.raises(StreamClosedEarly) as caught:
         await collect(api)
-    assert "retried, then gave up" in caught.value.user_message()
+    assert "retried 1 time, then gave up" in caught.value.user_message()
     assert len(h.srv.requests) == 2
 
 

@@ -114,7 +114,7 @@ class ClientConfig:
     max_retries: int = 3
     extra_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """Sent with every request (gateways that route or authenticate by header)."""
-    api_key_header: str = "Authorization"
+    key_header: str = "Authorization"
     """`Authorization` carries `Bearer <key>`; any other header carries the bare key."""
     key_source: str = "settings"
     apply_patch_form: str = "auto"
@@ -135,7 +135,7 @@ class ClientConfig:
             stream_idle_timeout=settings.stream_idle_timeout,
             max_retries=settings.max_retries,
             extra_headers=tuple(sorted(settings.extra_headers.items())),
-            api_key_header=settings.api_key_header,
+            key_header=settings.api_key_header,
             key_source=resolved.key_source,
             apply_patch_form=settings.apply_patch_form,
         )
@@ -194,10 +194,10 @@ class ResponsesClient:
         }
         for name, value in config.extra_headers:
             headers[name] = value
-        if config.api_key_header.lower() == "authorization":
+        if config.key_header.lower() == "authorization":
             headers["Authorization"] = f"Bearer {config.api_key}"
         else:
-            headers[config.api_key_header] = config.api_key
+            headers[config.key_header] = config.api_key
         headers["Accept"] = "text/event-stream" if stream else "application/json"
         return headers
 
