@@ -170,16 +170,17 @@ class BadRequestError(ApiStatusError):
 class AuthenticationError(ApiStatusError):
     """The key was rejected: 401, or a 400/403 whose envelope speaks of the key (gateways)."""
 
-    def user_message(self) -> str:
+    def reason(self) -> str:
         why = ""
         if _NO_KEY_DB.search(f"{self.code} {self.error_type} {self.message}"):
             why = (
                 " — a LiteLLM proxy says this when the key is not its master key and it has "
                 "no key database"
             )
-        return (
-            f"responses-lsp: the endpoint rejected the API key ({self.detail()}{why}); {KEY_HINT}."
-        )
+        return f"the endpoint rejected the API key ({self.detail()}{why})"
+
+    def user_message(self) -> str:
+        return f"responses-lsp: {self.reason()}; {KEY_HINT}."
 
 
 class PermissionDeniedError(ApiStatusError):
