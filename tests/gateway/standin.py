@@ -201,12 +201,20 @@ def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             )
 
         def _stream(self, body: JSON, turn: Turn, cut_after: int | None) -> None:
+            # chunked, as uvicorn / vLLM / LM Studio send it: a server that dies mid-stream
+            # leaves the body without its last chunk, which the client sees as a broken stream
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
+
+            def write(data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
             base = {
                 "id": f"chatcmpl-{len(standin.requests)}",
                 "object": "chat.completion.chunk",
@@ -217,15 +225,14 @@ def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             def chunk(delta: JSON, finish: str | None = None) -> None:
                 choice = {"index": 0, "delta": delta, "finish_reason": finish}
                 frame = {**base, "choices": [choice]}
-                self.wfile.write(f"data: {json.dumps(frame)}\n\n".encode())
-                self.wfile.flush()
+                write(f"data: {json.dumps(frame)}\n\n".encode())
 
             chunk({"role": "assistant", "content": ""})
             step = standin.chunk_chars
             pieces = [turn.text[i : i + step] for i in range(0, len(turn.text), step)]
             for n, piece in enumerate(pieces):
                 if cut_after is not None and n >= cut_after:
-                    return  # the upstream dies mid-stream: no finish, no [DONE]
+                    return  # the upstream dies mid-stream: no finish, no [DONE], no last chunk
                 chunk({"content": piece})
             for index, call in enumerate(turn.tool_calls):
                 first = {
@@ -242,8 +249,9 @@ def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             chunk({}, "tool_calls" if turn.tool_calls else "stop")
             if (body.get("stream_options") or {}).get("include_usage"):
                 frame = {**base, "choices": [], "usage": _usage(body, turn)}
-                self.wfile.write(f"data: {json.dumps(frame)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
+                write(f"data: {json.dumps(frame)}\n\n".encode())
+            write(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
     return Handler
