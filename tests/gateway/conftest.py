@@ -57,6 +57,7 @@ class Gateway:
             if not k.startswith(("OPENAI_", "RESPONSES_LSP_")) and k != "PYTHONPATH"
         }
         env.update(OPENAI_BASE_URL=self.base_url, OPENAI_API_KEY=key, RESPONSES_LSP_MODEL=MODEL)
+        env["PYTHONPATH"] = str(ROOT / "server")  # this checkout's server, as tests/e2e do
         env.update(extra)
         return env
 
