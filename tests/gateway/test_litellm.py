@@ -210,3 +210,30 @@ async def test_a_mid_stream_upstream_failure_is_retried_and_the_rewrite_applies(
     assert any("retrying" in m for m in reports), reports
     assert len(fresh_standin.requests) >= 2
     assert fresh_standin.brain is rewrite_brain
+
+
+async def test_behind_a_path_prefix_with_a_routing_header_and_the_key_in_api_key(
+    gateway: Gateway, fresh_standin: StandIn, tmp_path: Path
+) -> None:
+    # the settings the README gives for a gateway mounted under a prefix that routes by header
+    from tests.gateway.front import TEAM, Front
+
+    with Front(gateway.base_url) as front:
+        settings = {
+            "model": MODEL,
+            "extraHeaders": {"X-Team": TEAM},
+            "apiKeyHeader": "api-key",
+        }
+        entry = Gateway(front.base_url, gateway.log)  # http://127.0.0.1:PORT/llm/v1
+        source = "def fetch(url):\n    return get(url)\n"
+        async with open_session(
+            "vscode", entry, tmp_path, settings=settings, api_key=MASTER_KEY
+        ) as s:  # type: ignore[arg-type]
+            uri = s.open("app.py", source)
+            result = await s.run(uri, "refactor-to-async", s.span(uri, 0, len(source)))
+            assert result["outcome"] == "applied", result
+            assert s.editor.text(uri) == "async def fetch(url):\n    return get(url)\n"
+    [headers] = front.seen
+    assert headers["x-team"] == TEAM and headers["api-key"] == MASTER_KEY
+    assert "authorization" not in headers
+    assert len(fresh_standin.requests) == 1
