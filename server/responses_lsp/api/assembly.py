@@ -78,18 +78,17 @@ class StreamAssembler:
         self.max_attempts = max_attempts
         self.items: list[OutputItemDone] = []
         """The `output_item.done` events given to the consumer so far (real or synthesized)."""
-        self.text = ""
-        """All text given to the consumer so far."""
+        self._text: list[str] = []  # all text given to the consumer so far (joined on demand)
         self.corrections = 0
-        self._pending = ""  # deltas since the last settled message text
+        self._pending: list[str] = []  # deltas since the last settled message text
         self._settled_ids: set[str] = set()
         self._saw_text_done = False
 
     def feed(self, event: Any) -> list[Any]:
         """The events to hand on for `event` (usually just `[event]`)."""
         if isinstance(event, OutputTextDelta):
-            self._pending += event.delta
-            self.text += event.delta
+            self._pending.append(event.delta)  # lists: a long answer stays O(n), not O(n^2)
+            self._text.append(event.delta)
             return [event]
         if isinstance(event, TextDone) and event.type == "response.output_text.done":
             self._saw_text_done = True
@@ -106,6 +105,11 @@ class StreamAssembler:
         if isinstance(event, ResponseCompleted):
             return [*self._from_completed(event), event]
         return [event]
+
+    @property
+    def text(self) -> str:
+        """All text given to the consumer so far."""
+        return "".join(self._text)
 
     def _from_completed(self, event: ResponseCompleted) -> list[Any]:
         """Items (and their text) that only `response.completed` carries."""
@@ -124,15 +128,17 @@ class StreamAssembler:
 
     def _settle(self, final: str) -> list[Any]:
         """Compare the deltas of one message with its final text; the events that fix them."""
-        pending, self._pending = self._pending, ""
+        pending = "".join(self._pending)
+        self._pending = []
         if not final or pending == final:
             return []  # no authoritative text (or a match): keep what was streamed
         if final.startswith(pending):
             tail = final[len(pending) :]
-            self.text += tail
+            self._text.append(tail)
             return [text_delta(tail)]
         # a hole or a changed character: the final text wins, the consumer starts over
-        corrected = self.text[: len(self.text) - len(pending)] + final
+        text = self.text
+        corrected = text[: len(text) - len(pending)] + final
         log.warning(
             "the streamed text (%d chars) differs from the final text (%d chars); using the "
             "final text",
@@ -140,7 +146,7 @@ class StreamAssembler:
             len(final),
         )
         self.corrections += 1
-        self.text = corrected
+        self._text = [corrected]
         correction = StreamCorrection(
             attempt=self.attempt,
             max_attempts=self.max_attempts,

@@ -454,19 +454,22 @@ def _parse_frame(event_name: str, data: str) -> Any:
     rewrite with a hole); so does a malformed text-carrying event. Other malformed events
     (progress, annotations) are logged and skipped."""
     try:
+        return parse_event(data)  # one pass in pydantic-core (the hot path)
+    except ValidationError as exc:
+        error = exc
+    if any(e.get("type") == "json_invalid" for e in error.errors()):
+        raise StreamCorrupted(f"a frame that is not JSON: {data[:80]!r}") from None
+    try:
         payload = json.loads(data)
     except ValueError:
         raise StreamCorrupted(f"a frame that is not JSON: {data[:80]!r}") from None
     if not isinstance(payload, dict):
         raise StreamCorrupted(f"a frame that is not a JSON object: {data[:80]!r}")
-    try:
-        return parse_event(payload)
-    except ValidationError as exc:
-        kind = payload.get("type") or event_name
-        if kind in _TEXT_EVENTS:
-            raise StreamCorrupted(f"a malformed {kind} event") from exc
-        log.warning("skipping a malformed %s event (%s)", kind, exc.error_count())
-        return None
+    kind = payload.get("type") or event_name
+    if kind in _TEXT_EVENTS:
+        raise StreamCorrupted(f"a malformed {kind} event") from error
+    log.warning("skipping a malformed %s event (%s)", kind, error.error_count())
+    return None
 
 
 async def _drain(events: AsyncIterator[Any]) -> None:
