@@ -187,7 +187,7 @@ class PermissionDeniedError(ApiStatusError):
     def user_message(self) -> str:
         model = f" '{self.model}'" if self.model else ""
         return (
-            f"responses-lsp: the API key has no access to model{model} (403); "
+            f"responses-lsp: the API key has no access to model{model} ({self.detail()}); "
             "check the key's group or permissions, or choose another responsesLsp.model."
         )
 
@@ -353,7 +353,7 @@ _NO_KEY_DB = re.compile(r"no_db_connection|no connected db", re.IGNORECASE)
 _KEY_WORDS = re.compile(
     r"api[ _-]?key|virtual key|master key"
     r"|\bkey\b[^.]*\b(invalid|missing|expired|not valid|not found)"
-    r"|\b(invalid|missing|expired|bad|wrong|unknown)\b[^.]*\bkey\b|authenticat|unauthori[sz]ed"
+    r"|\b(invalid|missing|expired|bad|wrong|unknown)\b[^.]*\bkey\b|authenticat|unauthori[sz]ed|authori[sz]ation"
     r"|credential|bearer|no_db_connection|no connected db|invalid_api_key",
     re.IGNORECASE,
 )
