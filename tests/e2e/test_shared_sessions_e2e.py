@@ -53,8 +53,10 @@ def cli_apply(root: Path, api: LoopbackServer, state: Path) -> subprocess.Comple
         RESPONSES_LSP_STATE_DIR=str(state),
     )
     return subprocess.run(
-        [sys.executable, "-m", "responses_lsp", "apply", "--action", ACTION]
-        + ["--instruction", "from the terminal", "app.py:1-2"],
+        [
+            *(sys.executable, "-m", "responses_lsp", "apply", "--action", ACTION),
+            *("--instruction", "from the terminal", "app.py:1-2"),
+        ],
         cwd=root,
         env=env,
         capture_output=True,
