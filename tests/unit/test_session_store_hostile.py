@@ -166,6 +166,19 @@ def test_a_session_path_that_is_a_folder_is_reported_once(tmp_path: Path) -> Non
     assert texts(store.get(KEY)) == ["job 0", "job 1", "job 2"]
 
 
+def test_a_fifo_where_the_session_file_should_be_does_not_block(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / file_name(KEY))
+    problems: list[str] = []
+    store = SessionStore(tmp_path, on_problem=problems.append)
+    started = time.monotonic()
+    run_jobs(store, 2)  # a save renames over the FIFO: the session is a file again
+    assert time.monotonic() - started < 2
+    assert len(problems) == 1 and "not a regular file" in problems[0], problems
+    assert texts(SessionStore(tmp_path).get(KEY)) == ["job 0", "job 1"]
+
+
 def test_a_failed_save_leaves_no_temporary_file(tmp_path: Path) -> None:
     """A real short write: the file size limit (RLIMIT_FSIZE) stops the write midway."""
     store = SessionStore(tmp_path)
@@ -204,6 +217,18 @@ def test_a_failed_save_leaves_no_temporary_file(tmp_path: Path) -> None:
         file_name(KEY).removesuffix(".json") + ".lock",
     ]
     assert (tmp_path / file_name(KEY)).read_bytes() == before
+
+
+def test_temporary_files_of_killed_saves_are_swept_once_old(tmp_path: Path) -> None:
+    import os
+
+    old = tmp_path / f".{file_name(KEY)}.abc123.tmp"
+    old.write_text('{"format": 1, "key"')  # a save killed midway, long ago
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    recent = tmp_path / f".{file_name(KEY)}.def456.tmp"
+    recent.write_text('{"format": 1')  # maybe another process's save under way: kept
+    assert SessionStore(tmp_path).get(KEY).items == []
+    assert not old.exists() and recent.exists()
 
 
 # ----------------------------------------------------------------- several writers

@@ -41,11 +41,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +63,9 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 """A session file larger than this drops its oldest turns (compaction normally prevents it)."""
 LOCK_WAIT = 2.0
 """Seconds to wait for another process's read-merge-write of the same session."""
+
+STALE_TEMPORARY = 600.0
+"""Seconds after which a leftover temporary file cannot belong to a save still under way."""
 
 _Identity = tuple[int, int, int]  # inode, size, mtime (ns): changes with every rename
 
@@ -140,10 +145,15 @@ class SessionStore:
     def _load(self, key: str) -> Session | None:
         """The session in `key`'s file, or None (missing, unreadable, or moved aside)."""
         path = self.path(key)
+        if key not in self._seen:
+            self._sweep(path)
         try:
-            with open(path, "rb") as handle:
+            # non-blocking: a FIFO where the file should be must not freeze the server
+            with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
                 info = os.fstat(handle.fileno())
                 identity = (info.st_ino, info.st_size, info.st_mtime_ns)
+                if not stat.S_ISREG(info.st_mode):
+                    raise IsADirectoryError(errno.EISDIR, "not a regular file")
                 if info.st_size > self.max_bytes:
                     raise InvalidSession(
                         f"{info.st_size:,} bytes, over the bound of {self.max_bytes:,}"
@@ -172,6 +182,18 @@ class SessionStore:
         self._seen[key] = identity
         self._persisted.add(key)
         return session
+
+    def _sweep(self, path: Path) -> None:
+        """Remove the temporary files of saves killed midway (`kill -9`), once they are old."""
+        cutoff = time.time() - STALE_TEMPORARY
+        try:
+            leftovers = list(self.directory.glob(f".{path.name}.*.tmp"))
+        except OSError:
+            return
+        for leftover in leftovers:
+            with contextlib.suppress(OSError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
 
     def _move_aside(self, key: str, why: str) -> None:
         path = self.path(key)
@@ -202,7 +224,10 @@ class SessionStore:
 
     def _merge_base(self, session: Session) -> Session:
         key = session.key
-        on_disk = self._load(key) if self._identity(key) is not None else None
+        identity = self._identity(key)
+        if identity is not None and identity == self._seen.get(key):
+            return dataclasses.replace(session, items=list(session.items))  # no one wrote since
+        on_disk = self._load(key) if identity is not None else None
         if on_disk is not None:
             return on_disk
         if key not in self._persisted:  # never on disk (e.g. the state dir is not writable)
