@@ -103,6 +103,14 @@ async def test_codeaction_and_cancel_are_answered_while_a_search_grinds_through_
         assert code_action_seconds < PROMPT, code_action_seconds
         assert any(a.title for a in actions)
 
+        s.editor.type_at(uri, 0, "# typed while the tool runs\n")  # didChange
+        other = s.open("shop/other.py", "def other():\n    return 2\n")  # didOpen
+        started = time.monotonic()
+        other_actions = await asyncio.wait_for(s.actions(other, s.span(other, 5)), 10)
+        other_seconds = time.monotonic() - started
+        assert other_actions and other_seconds < PROMPT, other_seconds
+        assert len(loopback.requests) == 1, "the search was over before the other document"
+
         started = time.monotonic()
         cancelled = await asyncio.wait_for(s.execute("responses-lsp.cancel", {"uri": uri}), 10)
         cancel_seconds = time.monotonic() - started
@@ -116,7 +124,7 @@ async def test_codeaction_and_cancel_are_answered_while_a_search_grinds_through_
             assert result["outcome"] == "cancelled", result
         assert len(loopback.requests) == 1  # no further request after the cancel
         assert s.editor.applied == []
-        assert s.editor.text(uri) == source
+        assert s.editor.text(uri) == "# typed while the tool runs\n" + source
         print(
             f"codeAction {code_action_seconds * 1000:.0f} ms, cancel {cancel_seconds * 1000:.0f} ms"
         )
