@@ -32,16 +32,11 @@ async def act(s: Session, uri: str, turn: int) -> None:
     )
     if isinstance(result, dict) and "outcome" in result:  # a run that answers at once says less
         assert result["outcome"] in ("applied", "unchanged"), result
-    await s.wait_for(lambda: not s.client.progress_reports or _ended(s), 30)
 
 
-def _ended(s: Session) -> bool:
-    from lsprotocol import types as t
-
-    return all(
-        any(isinstance(r, t.WorkDoneProgressEnd) for r in reports)
-        for reports in s.client.progress_reports.values()
-    )
+async def recorded(s: Session, state: Path, root: Path, count: int) -> None:
+    """Wait until the session file holds `count` turns (however the run command answers)."""
+    await s.wait_for(lambda: len(recorded_turns(state, root)) >= count, 30)
 
 
 def cli_apply(root: Path, api: LoopbackServer, state: Path) -> subprocess.CompletedProcess[str]:
@@ -101,6 +96,7 @@ async def test_two_servers_and_the_cli_interleaving_20_actions_keep_every_turn(
             else:
                 await act(servers[turn % 2], uris[turn % 2], turn)
                 turn += 1
+            await recorded(first, state, root, turn)
             if turn in (7, 14):  # the terminal, in between
                 done = await asyncio.to_thread(cli_apply, root, loopback, state)
                 assert done.returncode == 0, done.stderr
@@ -112,6 +108,7 @@ async def test_two_servers_and_the_cli_interleaving_20_actions_keep_every_turn(
             own = [t for t in kept if int(t.split()[1]) % 2 == parity]
             assert own == sorted(own), kept
         await act(first, uris[0], 20)
+        await recorded(first, state, root, 21)
         sent = loopback.requests[-1].body or {}
         history = [i["content"][0]["text"] for i in sent["input"][:-1] if i.get("role") == "user"]
         assert sum("Instruction: turn " in text for text in history) == 20

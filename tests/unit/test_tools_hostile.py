@@ -166,19 +166,21 @@ def test_gitignore_semantics_negation_double_star_and_re_include(tmp_path: Path)
 
 def test_a_deep_tree_is_walked_without_recursion(tmp_path: Path) -> None:
     root = tmp_path / "ws"
+    root.mkdir()
     deep = root
-    for _ in range(1100):  # deeper than Python's recursion limit
-        deep = deep / "d"
-        deep.mkdir(parents=True)
-    (deep / "bottom.py").write_text("needle\n")
-    files = WorkspaceFiles([root])
     try:
+        for _ in range(1100):  # deeper than Python's recursion limit
+            deep = deep / "d"
+            deep.mkdir()
+        (deep / "bottom.py").write_text("needle\n")
+        files = WorkspaceFiles([root])
         output = within(10, lambda: files.search("needle"))
         assert output.startswith("d/d/d/") and output.endswith("bottom.py:1: needle")
     finally:  # shutil.rmtree (pytest's clean-up) recurses: take the tree down bottom-up
-        (deep / "bottom.py").unlink()
+        (deep / "bottom.py").unlink(missing_ok=True)
         while deep != root:
-            deep.rmdir()
+            if deep.exists():
+                deep.rmdir()
             deep = deep.parent
 
 
