@@ -308,3 +308,16 @@ def test_processes_appending_at_once_keep_every_turn(tmp_path: Path) -> None:
         own = [t for t in texts(merged) if t.startswith(f"p{k} ")]
         assert own == [f"p{k} {n}" for n in range(25)]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_what_is_written_always_loads_again(tmp_path: Path) -> None:
+    """A gateway's odd usage or a bad edit record is dropped, not written to break the file."""
+    problems: list[str] = []
+    sessions = manager(SessionStore(tmp_path, on_problem=problems.append))
+    session = sessions.session_for(KEY)
+    assert session is not None
+    sessions.record(session, [user("a")], [answer("b")], {"total_tokens": -5})
+    sessions.remember(session, {"action": "x", "uri": 3})
+    again = SessionStore(tmp_path, on_problem=problems.append).get(KEY)
+    assert texts(again) == ["a"] and again.last_usage is None and again.last_action is None
+    assert problems == []

@@ -21,7 +21,7 @@ from responses_lsp.sessions.compaction import (
     replayable,
     should_compact,
 )
-from responses_lsp.sessions.schema import Session
+from responses_lsp.sessions.schema import Session, clean_last_action, clean_usage
 from responses_lsp.sessions.store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,7 @@ class SessionManager:
         last_action: dict[str, Any] | None = None,
     ) -> None:
         items = [*sent, *replayable(output)]
+        usage, last_action = clean_usage(usage), clean_last_action(last_action)
 
         def append_turn(current: Session) -> None:
             current.items.extend(items)
@@ -186,9 +187,10 @@ class SessionManager:
 
     def remember(self, session: Session, last_action: dict[str, Any]) -> None:
         """Where the session's last applied edit is (for refine / retry)."""
+        cleaned = clean_last_action(last_action)
 
         def set_last_action(current: Session) -> None:
-            current.last_action = last_action
+            current.last_action = cleaned
 
         self.store.update(session, set_last_action)
 

@@ -114,6 +114,26 @@ class SessionFile(BaseModel):
     epoch: int = Field(default=0, ge=0)
 
 
+def clean_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`usage` as the schema accepts it, or None: what is written must load again."""
+    if usage is None:
+        return None
+    try:
+        return _Usage.model_validate(usage).model_dump(exclude_unset=True)
+    except ValidationError:
+        return None
+
+
+def clean_last_action(last_action: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`last_action` as the schema accepts it, or None."""
+    if last_action is None:
+        return None
+    try:
+        return _LastAction.model_validate(last_action).model_dump()
+    except ValidationError:
+        return None
+
+
 def parse_session(raw: bytes) -> Session:
     """The session in the bytes of a session file, or `InvalidSession`."""
     try:
