@@ -117,9 +117,9 @@ class ToolLoop:
             return await run_off_loop(lambda: self._run_call(call))
         except ToolError as exc:
             log.info("tool call %s abandoned: %s", call.get("name"), exc)
-            kind = "function_call_output" if call.get("type") == "function_call" else None
+            function = call.get("type") == "function_call"
             return {
-                "type": kind or "custom_tool_call_output",
+                "type": "function_call_output" if function else "custom_tool_call_output",
                 "call_id": call.get("call_id", ""),
                 "output": f"error: {exc}",
             }
