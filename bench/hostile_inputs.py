@@ -5,6 +5,7 @@
 
 Every probe runs in a subprocess of its own with a time limit, so an input that blocks the
 code (a FIFO read, a backtracking regex) shows as BLOCKED instead of hanging this script.
+Its seconds include starting Python and importing the code (0.2-1 s).
 Not part of `run_all.py`: it compares code versions rather than measuring one.
 """
 
