@@ -5,7 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast check lint typecheck unit e2e editors test-vscode bench clean
+.PHONY: demo test test-fast check lint typecheck unit e2e editors test-gateway test-vscode bench clean
+
+## The LiteLLM proxy for the gateway tier: its own virtualenv (it is large, and must not
+## leak into the product's environment), git-ignored, installed once (stamp file).
+LITELLM_VERSION ?= 1.108.7
+LITELLM_VENV    := .cache/litellm-venv
+LITELLM_STAMP   := $(LITELLM_VENV)/.installed-$(LITELLM_VERSION)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +26,24 @@ demo: $(STAMP)
 	$(BIN)/responses-lsp demo
 
 ## The whole test suite: lint, strict types, unit + e2e + real editors (Neovim, a Node
-## client), then VS Code itself (code-server in headless Chromium; installs what it needs).
-test: test-fast test-vscode
+## client), the gateway tier (the LiteLLM proxy), then VS Code itself (code-server in
+## headless Chromium; installs what it needs).
+test: test-fast test-gateway test-vscode
 
-## Everything but the VS Code tier (a few minutes).
+## Everything but the VS Code and gateway tiers (a few minutes).
 test-fast: check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --ignore=tests/gateway
+
+$(LITELLM_STAMP):
+	rm -rf $(LITELLM_VENV)
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/pip install --quiet 'litellm[proxy]==$(LITELLM_VERSION)'
+	touch $(LITELLM_STAMP)
+
+## responses-lsp behind the real LiteLLM proxy (127.0.0.1, a local model stand-in).
+test-gateway: $(STAMP) $(LITELLM_STAMP)
+	RESPONSES_LSP_GATEWAY_TIER=1 $(BIN)/pytest -q tests/gateway
 
 test-vscode: $(STAMP)
 	RESPONSES_LSP_PYTHON=$(abspath $(BIN)/python) tests/vscode/run.sh
@@ -53,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LITELLM_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -322,6 +322,7 @@ class JobManager:
                     output.append(event.item.as_input())
                 elif isinstance(event, RetryScheduled):
                     stats.retries += 1
+                    stats.tokens = 0  # progress counts this attempt's tokens only
                     output.clear()
                     sanitizer = StreamSanitizer(options)  # start again from scratch
                     region.set_target("")

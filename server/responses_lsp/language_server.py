@@ -127,16 +127,7 @@ class ResponsesLanguageServer(LanguageServer):
     def api(self) -> Any:
         from responses_lsp.api.client import ClientConfig, ResponsesClient
 
-        resolved = self.settings()
-        settings = resolved.settings
-        config = ClientConfig(
-            base_url=settings.base_url,
-            api_key=resolved.api_key,
-            model=settings.model,
-            request_timeout=settings.request_timeout,
-            stream_idle_timeout=settings.stream_idle_timeout,
-            max_retries=settings.max_retries,
-        )
+        config = ClientConfig.from_settings(self.settings())
         if self._api is None or config != self._api_config:
             old = self._api
             self._api = ResponsesClient(config)
@@ -222,6 +213,7 @@ class ResponsesLanguageServer(LanguageServer):
                 scope=lambda: str(self.settings().settings.session),
                 folders=self.folder_uris,
             )
+            self.sessions.compactor.notify = lambda message: self.show("warning", message)
         return self.sessions
 
     def folder_paths(self) -> list[Path]:

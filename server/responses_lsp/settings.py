@@ -4,19 +4,24 @@ Keys are camelCase under `responsesLsp`. Sources, highest first:
 `workspace/configuration` > `initializationOptions` > environment variables > defaults.
 `OPENAI_API_KEY` (or the variable named by `apiKeyEnv`) and `OPENAI_BASE_URL` are honoured
 as defaults, the openai SDK convention. A bad value never crashes anything: that key falls
-back to its default and the problem is reported once, in one message.
+back to its default and the problem is reported once, in one message — except `baseUrl`:
+an invalid one is kept (and reported), so every request fails with `InvalidBaseUrl` instead
+of sending the key to a default host.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
+from responses_lsp.errors import InvalidBaseUrl
 from responses_lsp.redaction import register_secret
 
 SECTION = "responsesLsp"
@@ -26,6 +31,8 @@ DEFAULT_MODEL = "gpt-5.2-codex"
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 SessionScope = Literal["workspace", "document", "off"]
 LogLevel = Literal["error", "warning", "info", "debug"]
+ApplyPatchForm = Literal["auto", "custom", "function"]
+_HEADER_NAME = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
 ActionKind = Literal[
     "refactor.rewrite", "refactor", "quickfix", "refactor.extract", "refactor.inline"
 ]
@@ -66,6 +73,12 @@ class Settings(_Model):
     """API key. Prefer the environment variable named by apiKeyEnv."""
     api_key_env: str = Field(default="OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """Name of the environment variable that holds the API key."""
+    api_key_header: str = Field(default="Authorization", pattern=_HEADER_NAME)
+    """Header that carries the key: Authorization (as Bearer <key>) or e.g. api-key (bare key)."""
+    extra_headers: dict[str, str] = {}
+    """Extra HTTP headers sent with every request (for gateways that route or check by header)."""
+    apply_patch_form: ApplyPatchForm = "auto"
+    """How apply_patch is offered: auto (freeform, function where custom tools are rejected)."""
     model: str = Field(default=DEFAULT_MODEL, min_length=1)
     """Model id sent with every request."""
     reasoning_effort: ReasoningEffort | None = None
@@ -99,10 +112,17 @@ class Settings(_Model):
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip()
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+    def _strip(cls, value: str) -> str:
+        return value.strip()  # checked when used (InvalidBaseUrl), never replaced by a default
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.match(_HEADER_NAME, name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if not text.isascii() or any(c in text for c in "\r\n"):
+                raise ValueError(f"the value of {name!r} must be one line of ASCII")
         return value
 
     @field_validator("actions")
@@ -202,6 +222,9 @@ def resolve_settings(
     for layer in (_env_layer(environ), _unwrap(init_options), _unwrap(workspace)):
         merged.update(layer)
     settings, problems = _validate(merged)
+    base_url_problem = _base_url_problem(settings.base_url)
+    if base_url_problem:
+        problems.append(base_url_problem)
 
     key: str | None = None
     source = "none"
@@ -215,6 +238,31 @@ def resolve_settings(
     return ResolvedSettings(
         settings=settings, api_key=key, key_source=source, problems=tuple(problems)
     )
+
+
+def check_base_url(base_url: str) -> str:
+    """The base URL, stripped; `InvalidBaseUrl` unless it is http(s)://host[:port][/path]."""
+    url = base_url.strip()
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        raise InvalidBaseUrl(url, "it cannot be parsed as a URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidBaseUrl(url, "it must start with http:// or https://")
+    if not parts.hostname or not port_ok:
+        raise InvalidBaseUrl(url, "it has no host")
+    if parts.query or parts.fragment:
+        raise InvalidBaseUrl(url, "it must not have a query or fragment")
+    return url
+
+
+def _base_url_problem(url: str) -> str | None:
+    try:
+        check_base_url(url)
+    except InvalidBaseUrl as exc:
+        return f"baseUrl: {url!r} is not valid: {exc.reason}; every request fails until it is fixed"
+    return None
 
 
 def problems_message(problems: tuple[str, ...] | list[str]) -> str | None:

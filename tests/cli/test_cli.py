@@ -246,7 +246,9 @@ def test_apply_with_a_rejected_key_exits_3(api: LoopbackServer, app: Path, tmp_p
 
     assert result.returncode == 3
     error, hint = result.stderr.strip().splitlines()[-2:]  # one line and a hint
-    assert error.startswith("responses-lsp apply: error: the API key is missing or was rejected")
+    assert error.startswith("responses-lsp apply: error: the endpoint rejected the API key")
+    assert "(HTTP 401" in error
+    assert error.count("401") == 1
     assert hint.startswith("  hint: ")
     assert app.read_text(encoding="utf-8") == SOURCE
     never_shows_a_key(result)
@@ -265,7 +267,17 @@ def test_check_ok_shows_what_is_used_with_the_key_masked(
     assert "model     gpt-5.2-codex (from default)" in result.stdout
     assert f"API key   {MASKED} (from environment variable OPENAI_API_KEY)" in result.stdout
     assert "OK:" in result.stdout
-    assert [(r.method, r.path) for r in api.requests] == [("GET", "/v1/models")]
+    # then one request per compaction strategy and per apply_patch form, none retried
+    assert [(r.method, r.path) for r in api.requests] == [
+        ("GET", "/v1/models"),
+        ("POST", "/v1/responses/compact"),
+        *[("POST", "/v1/responses")] * 4,
+    ]
+    out = result.stdout
+    assert "  endpoint  works: POST /v1/responses/compact returns a compaction item" in out
+    assert "  -> endpoint" in result.stdout
+    assert "  custom    works: freeform custom tool accepted" in result.stdout
+    assert "  -> custom" in result.stdout
     never_shows_a_key(result)
 
 
@@ -273,7 +285,7 @@ def test_check_401_says_the_key_is_missing_or_rejected(api: LoopbackServer, tmp_
     result = run_cli("check", cwd=tmp_path, api=api, key=WRONG_KEY)
 
     assert result.returncode == 3
-    assert "answered 401: the API key is missing or was rejected" in result.stderr
+    assert "the endpoint rejected the API key (HTTP 401" in result.stderr
     assert "OPENAI_API_KEY" in result.stderr
     assert "sk-****zyxw" in result.stdout
     never_shows_a_key(result)

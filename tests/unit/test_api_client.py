@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 import socket
 import time
@@ -280,17 +279,29 @@ async def test_several_items_including_unknown_ones(h: Harness, api: ResponsesCl
     assert events[-1].response.output_text == "first second"
 
 
-async def test_malformed_frames_are_skipped_and_the_stream_completes(
-    h: Harness, api: ResponsesClient, caplog: pytest.LogCaptureFixture
+async def test_a_frame_that_is_not_json_fails_the_attempt_and_it_is_retried(
+    h: Harness, api: ResponsesClient
 ) -> None:
-    h.srv.script(Reply.malformed(CODE))
-    with caplog.at_level(logging.WARNING, logger="responses_lsp.api.client"):
-        events = await collect(api)
+    # issue 11: a broken frame used to be skipped, and the rewrite applied with a hole in it
+    h.srv.script(Reply.malformed(CODE), Reply.malformed(CODE), Reply.text(CODE))
+    events = await collect(api)
+    retries = [e for e in events if isinstance(e, RetryScheduled)]
+    assert len(retries) == 2 and "not JSON" in str(retries[0].error)
+    after = events[events.index(retries[-1]) + 1 :]
+    assert text_of(after) == CODE
+    assert len(h.srv.requests) == 3
+
+
+async def test_harmless_oddities_are_tolerated(h: Harness, api: ResponsesClient) -> None:
+    # an SSE comment, an unknown event and item type, `data: [DONE]`: one attempt, no retry
+    frames = [f.data for f in Reply.malformed(CODE).render(model=MODEL, input_bytes=10).frames]
+    frames = [f for f in frames if b"this is not json" not in f]
+    h.srv.script(Reply.raw_frames(frames))
+    events = await collect(api)
     assert text_of(events) == CODE
     assert isinstance(events[-1], ResponseCompleted)
     assert any(isinstance(e, UnknownEvent) and e.type == "response.future_thing" for e in events)
     assert any(isinstance(item, UnknownItem) for item in done_items(events))
-    assert any("skipping unparseable stream frame" in r.getMessage() for r in caplog.records)
     assert len(h.srv.requests) == 1 and h.slept == []
 
 
@@ -397,7 +408,7 @@ async def test_500_after_all_retries_is_a_server_error(h: Harness) -> None:
         async for event in api.stream(REQUEST):
             events.append(event)
     assert caught.value.status_code == 500
-    assert "retried, then gave up" in caught.value.user_message()
+    assert "retried 2 times, then gave up" in caught.value.user_message()
     assert len(h.srv.requests) == 3  # 1 + max_retries
     assert h.slept == backoffs(2)
     assert [(e.attempt, e.max_attempts) for e in events] == [(1, 3), (2, 3)]
@@ -457,7 +468,7 @@ async def test_stream_drops_every_time(h: Harness, clean: bool) -> None:
     h.srv.script(*[Reply.drop(after_events=4, clean=clean)] * 2)
     with pytest.raises(StreamClosedEarly) as caught:
         await collect(api)
-    assert "retried, then gave up" in caught.value.user_message()
+    assert "retried 1 time, then gave up" in caught.value.user_message()
     assert len(h.srv.requests) == 2
 
 
@@ -753,7 +764,9 @@ async def test_stream_forces_stream_true_and_create_forces_false(
 async def test_one_connection_serves_streams_and_json_calls(h: Harness) -> None:
     transport = CountingTransport()
     api = h.client(transport=transport)
-    h.srv.script(Reply.text(CODE), Reply.malformed(CODE), Reply.text(CODE))
+    done = Reply.text(CODE).render(model=MODEL, input_bytes=10).frames
+    with_done = Reply.raw_frames([*(f.data for f in done), b"data: [DONE]\n\n"])
+    h.srv.script(Reply.text(CODE), with_done, Reply.text(CODE))
     for _ in range(3):  # a plain stream, one with `data: [DONE]` after completed, another
         await collect(api)
     await api.list_models()

@@ -74,6 +74,8 @@ def _json_types(annotation: Any) -> set[str]:
         return {"string"} if all(isinstance(v, str) for v in typing.get_args(annotation)) else set()
     if origin in (tuple, list):
         return {"array"}
+    if origin is dict:
+        return {"object"}
     simple = {
         type(None): "null",
         bool: "boolean",

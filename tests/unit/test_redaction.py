@@ -202,13 +202,15 @@ async def test_retry_notices_and_retry_logs_have_no_key(
 async def test_unparseable_frame_logs_are_redacted(
     srv: LoopbackServer, api: ResponsesClient, redacted_caplog: pytest.LogCaptureFixture
 ) -> None:
-    # JSON that is no valid event (delta must be a string) and that carries the key
-    bad = {"type": "response.output_text.delta", "delta": 5, "echo": KEY}
-    srv.script(Reply.raw_events([bad, {"type": "response.completed", "response": {"id": "r"}}]))
+    # a frame that is not JSON and that carries the key: the attempt fails (never a hole in
+    # the rewrite), is retried, and neither the error nor the logs show the key
+    bad = f'data: {{"type":"response.output_text.delta","delta":"x {KEY}\n\n'.encode()
+    srv.script(Reply.raw_frames([bad]), Reply.text("ok"))
     events = [event async for event in api.stream(REQUEST)]
     assert events[-1].type == "response.completed"
-    skipped = [r for r in redacted_caplog.records if "unparseable" in r.getMessage()]
-    assert skipped
+    (notice,) = [e for e in events if isinstance(e, RetryScheduled)]
+    assert "not JSON" in notice.error.message
+    assert_clean(all_text(notice.error))
     for record in redacted_caplog.records:
         assert_clean(record.getMessage())
     assert_clean(redacted_caplog.text)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from responses_lsp.api.client import ClientConfig, ResponsesClient
-from responses_lsp.errors import ServerError
+from responses_lsp.errors import AuthenticationError
 from responses_lsp.loopback import LoopbackServer, Reply
 from responses_lsp.sessions.compaction import (
     Compactor,
@@ -17,6 +17,7 @@ from responses_lsp.sessions.compaction import (
     item_tokens,
     replayable,
     should_compact,
+    trim,
 )
 from responses_lsp.sessions.manager import SessionManager
 from responses_lsp.sessions.store import Session, SessionStore, file_name
@@ -152,21 +153,95 @@ async def test_compactor_prefers_the_endpoint_and_remembers_fallbacks(api: Loopb
     await client.aclose()
 
 
-async def test_compactor_raises_real_errors(api: LoopbackServer) -> None:
-    api.compact_responder = lambda _r: Reply.error(500)
+def gateway_like(api: LoopbackServer, *, summary: Reply | None = None) -> None:
+    """What LiteLLM answers (responses-api.md §10): compact -> 500, context_management -> 400;
+    a plain request (the summary turn) works."""
+    api.compact_responder = lambda _r: Reply.error(
+        500, message="COMPACT responses is not supported for openai/stand-in"
+    )
+
+    def respond(request: Any) -> Reply:
+        if request.body and "context_management" in request.body:
+            return Reply.error(
+                400, code="400", message="UnsupportedParamsError: context_management"
+            )
+        return summary or Reply.text("We made fetch async.")
+
+    api.responder = respond
+
+
+async def compact_once(compactor: Compactor, client: ResponsesClient, api: LoopbackServer) -> Any:
+    return await compactor.compact(
+        client,
+        base_url=api.base_url,
+        model="m",
+        items=[user("turn one"), {"type": "message", "role": "assistant", "content": []}],
+        instructions=None,
+        cache_key=None,
+        tokens_before=1000,
+        threshold=100,
+    )
+
+
+async def test_compactor_moves_on_at_once_and_remembers_per_base_url(api: LoopbackServer) -> None:
+    # issue 11: behind LiteLLM the 500 stopped the chain (after 3 retries), killing the session
+    gateway_like(api)
+    client = ResponsesClient(
+        ClientConfig(base_url=api.base_url, api_key="sk-test-1234567890", model="m", max_retries=3)
+    )
+    compactor = Compactor()
+    result = await compact_once(compactor, client, api)
+    assert result.strategy == "summary"
+    assert result.items[0]["content"][0]["text"].endswith("We made fetch async.")
+    assert [f.split(":")[0] for f in result.failures] == ["endpoint", "inline"]
+    paths = [r.path for r in api.requests]
+    assert paths == ["/v1/responses/compact", "/v1/responses", "/v1/responses"]  # no retries
+    for _ in range(3):  # later compactions go straight to the summary
+        assert (await compact_once(compactor, client, api)).strategy == "summary"
+    assert [r.path for r in api.requests][3:] == ["/v1/responses"] * 3
+    await client.aclose()
+
+
+async def test_compactor_raises_key_problems(api: LoopbackServer) -> None:
+    api.compact_responder = lambda _r: Reply.error(401)
     client = client_for(api)
-    with pytest.raises(ServerError):
-        await Compactor().compact(
+    with pytest.raises(AuthenticationError):
+        await compact_once(Compactor(), client, api)
+    await client.aclose()
+
+
+async def test_when_every_strategy_fails_the_oldest_turns_go_and_the_user_is_told_once(
+    api: LoopbackServer,
+) -> None:
+    gateway_like(api, summary=Reply.error(500))
+    told: list[str] = []
+    compactor = Compactor(notify=told.append)
+    client = client_for(api)
+    items = [user(f"turn {i} " + "x" * 400) for i in range(10)]
+    for _ in range(2):
+        result = await compactor.compact(
             client,
             base_url=api.base_url,
             model="m",
-            items=[user("x")],
+            items=items,
             instructions=None,
             cache_key=None,
-            tokens_before=1,
-            threshold=1,
+            tokens_before=2000,
+            threshold=400,
         )
+        assert result.strategy == "trim"
+        assert result.items == items[-len(result.items) :] and 0 < len(result.items) < 10
+        assert result.tokens_after <= 200 or len(result.items) == 1
+    assert len(told) == 1 and "oldest turns were dropped" in told[0]
     await client.aclose()
+
+
+def test_trim_keeps_whole_turns() -> None:
+    call = {"type": "function_call", "call_id": "c", "name": "read_file", "arguments": "{}"}
+    out = {"type": "function_call_output", "call_id": "c", "output": "y" * 40}
+    items = [user("a" * 400), call, out, user("b"), call, out]
+    kept = trim(items, sum(item_tokens(i) for i in items[2:]) - 1)  # cuts inside a tool turn
+    assert kept[0] == user("b") and kept == items[3:]
 
 
 # ----------------------------------------------------------------- persistence

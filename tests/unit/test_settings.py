@@ -235,7 +235,6 @@ INVALID_CASES: list[tuple[str, str, Any, str, Any]] = [
     ("wrong type (list for a string)", "model", ["a"], "model", DEFAULT_MODEL),
     ("negative timeout", "requestTimeout", -1, "request_timeout", 60.0),
     ("zero idle timeout", "streamIdleTimeout", 0, "stream_idle_timeout", 120.0),
-    ("bad baseUrl", "baseUrl", "api.openai.com", "base_url", DEFAULT_BASE_URL),
     ("unknown enum (effort)", "reasoningEffort", "huge", "reasoning_effort", None),
     ("unknown enum (session)", "session", "global", "session", "workspace"),
     ("unknown enum (logLevel)", "logLevel", "verbose", "log_level", "info"),
@@ -309,9 +308,10 @@ def test_all_problems_make_exactly_one_message() -> None:
     )
     s = resolved.settings
     assert s.model == "kept-model"
+    # an invalid base URL is kept (every request then fails): never the default host
     assert (s.request_timeout, s.base_url, s.reasoning_effort, s.max_retries, s.actions) == (
         60.0,
-        DEFAULT_BASE_URL,
+        "ftp://example",
         None,
         3,
         (),
@@ -324,6 +324,15 @@ def test_all_problems_make_exactly_one_message() -> None:
     for key in ("requestTimeout", "baseUrl", "reasoningEffort", "maxRetries", "actions", "colour"):
         assert message.count(key) == 1, key
     assert KEY not in message
+
+
+@pytest.mark.parametrize("bad", ["api.openai.com", "localhost:8080", "https://", "ftp://x"])
+def test_an_invalid_base_url_is_kept_and_reported_never_replaced_by_the_default(bad: str) -> None:
+    # issue 11: a scheme-less OPENAI_BASE_URL silently became https://api.openai.com
+    resolved = resolve_settings(env={"OPENAI_BASE_URL": bad, "OPENAI_API_KEY": KEY})
+    assert resolved.settings.base_url == bad
+    assert [p.split(":")[0] for p in resolved.problems] == ["baseUrl"]
+    assert "every request fails" in resolved.problems[0]
 
 
 def test_problems_from_every_source_are_reported() -> None:
@@ -375,6 +384,9 @@ def test_settings_keys_lists_every_camel_case_key_with_its_default() -> None:
         "baseUrl": "https://api.openai.com",
         "apiKey": None,
         "apiKeyEnv": "OPENAI_API_KEY",
+        "apiKeyHeader": "Authorization",
+        "extraHeaders": {},
+        "applyPatchForm": "auto",
         "model": DEFAULT_MODEL,
         "reasoningEffort": None,
         "requestTimeout": 60.0,

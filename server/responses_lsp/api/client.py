@@ -5,26 +5,40 @@ error it yields a `RetryScheduled` notice (so the edit engine can reset its regi
 progress can say "retrying in N s"), sleeps, and streams the request again from scratch.
 Status and content type are checked before any event is read (httpx-sse would otherwise
 hide HTTP errors). A stall longer than the idle timeout and an EOF before
-`response.completed` are errors. Cancelling the consuming task closes the connection at
-once (the response is closed in `finally`). The API key lives only in the request header.
+`response.completed` are errors, and so are a frame that is not JSON and bytes that are not
+UTF-8 (the attempt fails and is retried: never a rewrite with a hole in it). Every attempt's
+events pass through `StreamAssembler`, which gives one shape to what gateways send
+differently. Cancelling the consuming task closes the connection at once (the response is
+closed in `finally`). The API key lives only in the request header (`Authorization: Bearer`,
+or the header named by `apiKeyHeader`). Proxies and CA bundles come from the standard
+environment variables (`HTTPS_PROXY`, `NO_PROXY`, `SSL_CERT_FILE`, `SSL_CERT_DIR`; httpx's
+`trust_env`).
+
+Base URL: `http(s)://host[/prefix]`. When it ends in `/v1`, that is the API root; otherwise
+`/v1` is appended (`https://gw/openai/v1` -> `https://gw/openai/v1/responses`,
+`http://llama:8321/v1/openai` -> `http://llama:8321/v1/openai/v1/responses`). Anything else
+(no scheme, no host) is an `InvalidBaseUrl` on every request: never a default host.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # httpx-sse is pinned <0.5
+from pydantic import ValidationError
 
 from responses_lsp import __version__
 from responses_lsp.api import retry
+from responses_lsp.api.assembly import RetryScheduled, StreamAssembler
 from responses_lsp.api.events import (
     CompactedResponse,
     ErrorEvent,
@@ -40,15 +54,30 @@ from responses_lsp.errors import (
     ApiError,
     ApiTimeoutError,
     ContextLengthExceeded,
+    InvalidApiKey,
     MissingApiKey,
     ResponseFailed,
     ResponseIncomplete,
     StreamClosedEarly,
+    StreamCorrupted,
     StreamIdleTimeout,
     UnexpectedContentType,
     status_error,
 )
 from responses_lsp.redaction import register_secret
+from responses_lsp.settings import check_base_url
+
+if TYPE_CHECKING:
+    from responses_lsp.settings import ResolvedSettings
+
+__all__ = [
+    "ClientConfig",
+    "ResponsesClient",
+    "RetryScheduled",
+    "api_root",
+    "check_base_url",
+    "endpoint",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +89,9 @@ _KNOWN_SUFFIXES = ("/v1/responses/compact", "/v1/responses", "/v1/chat/completio
 
 
 def api_root(base_url: str) -> str:
-    """`https://host`, `https://host/` and `https://host/v1` all become `https://host/v1`."""
-    url = base_url.strip().rstrip("/")
+    """`https://host`, `https://host/` and `https://host/v1` all become `https://host/v1`;
+    a path prefix is kept (`https://gw/api/v1`, `http://llama/v1/openai` -> `…/v1/openai/v1`)."""
+    url = check_base_url(base_url).rstrip("/")
     for suffix in _KNOWN_SUFFIXES:
         if url.endswith(suffix):
             url = url[: -len(suffix)]
@@ -82,27 +112,33 @@ class ClientConfig:
     request_timeout: float = 60.0
     stream_idle_timeout: float = 120.0
     max_retries: int = 3
+    extra_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """Sent with every request (gateways that route or authenticate by header)."""
+    key_header: str = "Authorization"
+    """`Authorization` carries `Bearer <key>`; any other header carries the bare key."""
+    key_source: str = "settings"
+    apply_patch_form: str = "auto"
 
     def __post_init__(self) -> None:
         register_secret(self.api_key)
+        for _, value in self.extra_headers:
+            register_secret(value)  # header values are often credentials too
 
-
-@dataclass(frozen=True)
-class RetryScheduled:
-    """Yielded by `stream()` before it waits and sends the request again."""
-
-    attempt: int
-    """The attempt that failed (1-based)."""
-    max_attempts: int
-    delay: float
-    error: ApiError
-
-    @property
-    def status_text(self) -> str:
-        kind = (
-            "rate limited" if getattr(self.error, "status_code", None) == 429 else "upstream error"
+    @classmethod
+    def from_settings(cls, resolved: ResolvedSettings) -> ClientConfig:
+        settings = resolved.settings
+        return cls(
+            base_url=settings.base_url,
+            api_key=resolved.api_key,
+            model=settings.model,
+            request_timeout=settings.request_timeout,
+            stream_idle_timeout=settings.stream_idle_timeout,
+            max_retries=settings.max_retries,
+            extra_headers=tuple(sorted(settings.extra_headers.items())),
+            key_header=settings.api_key_header,
+            key_source=resolved.key_source,
+            apply_patch_form=settings.apply_patch_form,
         )
-        return f"{kind}; retrying in {self.delay:.1f} s ({self.attempt}/{self.max_attempts - 1})"
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -147,13 +183,21 @@ class ResponsesClient:
             self._http_client = None
 
     def _headers(self, *, stream: bool) -> dict[str, str]:
-        if not self.config.api_key:
+        config = self.config
+        if not config.api_key:
             raise MissingApiKey()
+        if not config.api_key.isascii():
+            raise InvalidApiKey(config.key_source)
         headers = {
-            "Authorization": f"Bearer {self.config.api_key}",
             "Content-Type": "application/json",
             "User-Agent": f"responses-lsp/{__version__}",
         }
+        for name, value in config.extra_headers:
+            headers[name] = value
+        if config.key_header.lower() == "authorization":
+            headers["Authorization"] = f"Bearer {config.api_key}"
+        else:
+            headers[config.key_header] = config.api_key
         headers["Accept"] = "text/event-stream" if stream else "application/json"
         return headers
 
@@ -191,6 +235,7 @@ class ResponsesClient:
         self, method: str, url: str, body: dict[str, Any] | None, *, stream: bool
     ) -> httpx.Response:
         """Send one request and wait for the response headers (bounded by requestTimeout)."""
+        headers = self._headers(stream=stream)  # key problems first: nothing is sent
         client = self._http()
         # While streaming, httpx's own per-read timeout is the idle timeout: a stall raises
         # ReadTimeout (-> StreamIdleTimeout) with no extra timer per event.
@@ -198,9 +243,7 @@ class ResponsesClient:
         timeout = httpx.Timeout(
             connect=CONNECT_TIMEOUT, read=read, write=WRITE_TIMEOUT, pool=CONNECT_TIMEOUT
         )
-        request = client.build_request(
-            method, url, json=body, headers=self._headers(stream=stream), timeout=timeout
-        )
+        request = client.build_request(method, url, json=body, headers=headers, timeout=timeout)
         try:
             async with asyncio.timeout(self.config.request_timeout):
                 response = await client.send(request, stream=True)
@@ -223,10 +266,13 @@ class ResponsesClient:
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream_once(self, request: ResponseRequest) -> AsyncGenerator[Any, None]:
+    async def stream_once(
+        self, request: ResponseRequest, assembler: StreamAssembler | None = None
+    ) -> AsyncGenerator[Any, None]:
         """One attempt: yield events until `response.completed`; raise on any failure."""
         body = request.model_copy(update={"stream": True}).body()
         url = endpoint(self.config.base_url, "responses")
+        assembler = assembler or StreamAssembler()
         response = await self._send("POST", url, body, stream=True)
         try:
             content_type = response.headers.get("content-type", "")
@@ -234,37 +280,32 @@ class ResponsesClient:
                 raise UnexpectedContentType(
                     f"HTTP {response.status_code} with content type {content_type!r}"
                 )
-            events = EventSource(response).aiter_sse()
+            events = _sse_events(response)
             while True:
                 try:
-                    sse = await anext(events)
+                    event_name, data = await anext(events)
                 except StopAsyncIteration:
                     break
                 except httpx.TimeoutException as exc:
                     raise StreamIdleTimeout(self.config.stream_idle_timeout) from exc
                 except httpx.HTTPError as exc:
                     raise StreamClosedEarly(f"stream broke: {type(exc).__name__}") from exc
-                if sse.data == "[DONE]":
+                if data == "[DONE]":
                     break
-                if not sse.data:
+                if not data:
                     continue
-                try:
-                    event = parse_event(sse.data)
-                except ValueError as exc:
-                    log.warning(
-                        "skipping unparseable stream frame: %.200s (%s)",
-                        sse.data,
-                        type(exc).__name__,
-                    )
+                event = _parse_frame(event_name, data)
+                if event is None:
                     continue
                 if isinstance(event, ResponseFailedEvent):
                     raise _failed(event.response)
                 if isinstance(event, ErrorEvent):
-                    raise _failure(event.code, event.message)
+                    raise _failure(event.error_code, event.error_message, event.error_type)
                 if isinstance(event, ResponseIncompleteEvent):
                     details = event.response.incomplete_details
                     raise ResponseIncomplete(details.reason if details else None)
-                yield event
+                for out in assembler.feed(event):
+                    yield out
                 if isinstance(event, ResponseCompleted):
                     await _drain(events)
                     return
@@ -280,14 +321,16 @@ class ResponsesClient:
         """
         attempts = retry.max_attempts(self.config.max_retries)
         for attempt in range(1, attempts + 1):
+            assembler = StreamAssembler(attempt=attempt, max_attempts=attempts)
             try:
                 # aclosing: leaving early (break, aclose) closes this attempt's connection now,
                 # not whenever the abandoned generator is garbage-collected
-                async with contextlib.aclosing(self.stream_once(request)) as events:
+                async with contextlib.aclosing(self.stream_once(request, assembler)) as events:
                     async for event in events:
                         yield event
                 return
             except ApiError as error:
+                error.attempts = attempt
                 delay = retry.retry_delay(error, attempt, self._rng) if attempt < attempts else None
                 if delay is None:
                     raise
@@ -301,8 +344,10 @@ class ResponsesClient:
 
     # ------------------------------------------------------------------ JSON calls
 
-    async def _json_call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        attempts = retry.max_attempts(self.config.max_retries)
+    async def _json_call(
+        self, method: str, path: str, body: dict[str, Any] | None, *, retries: bool = True
+    ) -> Any:
+        attempts = retry.max_attempts(self.config.max_retries) if retries else 1
         url = endpoint(self.config.base_url, path)
         for attempt in range(1, attempts + 1):
             try:
@@ -323,6 +368,7 @@ class ResponsesClient:
                 except ValueError as exc:
                     raise UnexpectedContentType(f"{url} did not answer with JSON") from exc
             except ApiError as error:
+                error.attempts = attempt
                 delay = retry.retry_delay(error, attempt, self._rng) if attempt < attempts else None
                 if delay is None:
                     raise
@@ -337,25 +383,93 @@ class ResponsesClient:
                 await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def create(self, request: ResponseRequest) -> Response:
+    async def create(self, request: ResponseRequest, *, retries: bool = True) -> Response:
         """Non-streaming `POST /v1/responses`."""
         body = request.model_copy(update={"stream": False}).body()
-        data = await self._json_call("POST", "responses", body)
-        result = Response.model_validate(data)
+        data = await self._json_call("POST", "responses", body, retries=retries)
+        try:
+            result = Response.model_validate(data)
+        except ValidationError as exc:
+            raise UnexpectedContentType("the answer is not a response object") from exc
         if result.error is not None and result.status == "failed":
             raise _failed(result)
         return result
 
-    async def compact(self, request: CompactRequest) -> CompactedResponse:
+    async def compact(self, request: CompactRequest, *, retries: bool = True) -> CompactedResponse:
         """`POST /v1/responses/compact`: the history replaced by its compacted form."""
-        data = await self._json_call("POST", "responses/compact", request.body())
-        return CompactedResponse.model_validate(data)
+        data = await self._json_call("POST", "responses/compact", request.body(), retries=retries)
+        try:
+            return CompactedResponse.model_validate(data)
+        except ValidationError as exc:
+            raise UnexpectedContentType("the answer is not a compaction result") from exc
 
     async def list_models(self) -> list[str]:
         """`GET /v1/models`: the model ids the key can use."""
         data = await self._json_call("GET", "models", None)
         items = data.get("data", []) if isinstance(data, dict) else []
         return [str(item.get("id")) for item in items if isinstance(item, dict)]
+
+
+async def _sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) of each SSE frame, decoding UTF-8 strictly: bytes that are not
+    UTF-8 raise `StreamCorrupted` (httpx-sse would turn them into U+FFFD in the code)."""
+    text = codecs.getincrementaldecoder("utf-8")("strict")
+    lines = SSELineDecoder()
+    frames = SSEDecoder()
+    async for chunk in response.aiter_bytes():
+        try:
+            decoded = text.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise StreamCorrupted(f"bytes that are not UTF-8 at offset {exc.start}") from None
+        for line in lines.decode(decoded):
+            sse = frames.decode(line.rstrip("\n"))
+            if sse is not None:
+                yield sse.event, sse.data
+    try:
+        rest = text.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise StreamCorrupted("the stream ended inside a UTF-8 character") from None
+    for line in [*lines.decode(rest), *lines.flush()]:
+        sse = frames.decode(line.rstrip("\n"))
+        if sse is not None:
+            yield sse.event, sse.data
+
+
+_TEXT_EVENTS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.output_item.done",
+        "response.completed",
+        "response.failed",
+        "error",
+    }
+)
+
+
+def _parse_frame(event_name: str, data: str) -> Any:
+    """The event of one frame; None for an unknown-but-harmless frame that does not parse.
+
+    A frame that is not JSON fails the attempt (it may have held text: never apply a
+    rewrite with a hole); so does a malformed text-carrying event. Other malformed events
+    (progress, annotations) are logged and skipped."""
+    try:
+        return parse_event(data)  # one pass in pydantic-core (the hot path)
+    except ValidationError as exc:
+        error = exc
+    if any(e.get("type") == "json_invalid" for e in error.errors()):
+        raise StreamCorrupted(f"a frame that is not JSON: {data[:80]!r}") from None
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise StreamCorrupted(f"a frame that is not JSON: {data[:80]!r}") from None
+    if not isinstance(payload, dict):
+        raise StreamCorrupted(f"a frame that is not a JSON object: {data[:80]!r}")
+    kind = payload.get("type") or event_name
+    if kind in _TEXT_EVENTS:
+        raise StreamCorrupted(f"a malformed {kind} event") from error
+    log.warning("skipping a malformed %s event (%s)", kind, error.error_count())
+    return None
 
 
 async def _drain(events: AsyncIterator[Any]) -> None:
@@ -369,13 +483,16 @@ async def _drain(events: AsyncIterator[Any]) -> None:
         pass
 
 
-def _failure(code: str | None, message: str) -> ApiError:
-    if code == "context_length_exceeded":
+def _failure(code: str | None, message: str, error_type: str | None = None) -> ApiError:
+    if "context_length_exceeded" in (code, error_type):
         return ContextLengthExceeded(message)
-    hint = retry.parse_try_again_hint(message) if code == "rate_limit_exceeded" else None
-    return ResponseFailed(message, code=code, retry_after=hint)
+    limited = "rate_limit_exceeded" in (code, error_type)
+    hint = retry.parse_try_again_hint(message) if limited else None
+    return ResponseFailed(message, code=code, retry_after=hint, error_type=error_type)
 
 
 def _failed(response: Response) -> ApiError:
     error = response.error
-    return _failure(error.code if error else None, error.message if error else "response failed")
+    if error is None:
+        return _failure(None, "response failed")
+    return _failure(error.code, error.message, error.type)

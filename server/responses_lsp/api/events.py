@@ -5,13 +5,43 @@ Events are discriminated on `type`; an event or item type we do not know parses 
 Every model allows extra fields, so an item read from the stream can be sent back in a
 later request exactly as it arrived (`as_input()`), which stateless sessions need
 (reasoning items with `encrypted_content`, compaction items).
+
+Gateways and the reference clients' fixtures send `null` where the SDK has a value
+(`"text": null`, `"output_index": null`, `"usage": {"input_tokens_details": null}`), an
+empty `response` object, tool calls without ids, and `error` events flat
+(`{"type":"error","code","message"}`) or nested (`{"type":"error","error":{...}}`): all of
+them parse, a null text reads as "" (never "None").
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Tag, TypeAdapter
+
+
+def _text(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _count(value: Any) -> Any:
+    return 0 if value is None else value
+
+
+def _items(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _code(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Code = Annotated[str | None, BeforeValidator(_code)]
+"""An error code: a string, or a number some gateways send (read as its string)."""
+Text = Annotated[str, BeforeValidator(_text)]
+"""A string field a gateway may send as null: read as ""."""
+Count = Annotated[int, BeforeValidator(_count)]
+"""An integer field a gateway may send as null: read as 0."""
 
 
 class _Wire(BaseModel):
@@ -25,9 +55,15 @@ class _Wire(BaseModel):
 # ---------------------------------------------------------------- output items
 
 
+def part_text(part: dict[str, Any]) -> str:
+    """The text of an `output_text` content part ("" for a null or missing text)."""
+    text = part.get("text")
+    return text if isinstance(text, str) else ""
+
+
 class OutputText(_Wire):
     type: Literal["output_text"] = "output_text"
-    text: str = ""
+    text: Text = ""
 
 
 class MessageItem(_Wire):
@@ -35,13 +71,11 @@ class MessageItem(_Wire):
     id: str | None = None
     role: str = "assistant"
     status: str | None = None
-    content: list[dict[str, Any]] = []
+    content: Annotated[list[dict[str, Any]], BeforeValidator(_items)] = []
 
     @property
     def text(self) -> str:
-        return "".join(
-            str(part.get("text", "")) for part in self.content if part.get("type") == "output_text"
-        )
+        return "".join(part_text(p) for p in self.content if p.get("type") == "output_text")
 
 
 class ReasoningItem(_Wire):
@@ -54,25 +88,25 @@ class ReasoningItem(_Wire):
 class FunctionCallItem(_Wire):
     type: Literal["function_call"] = "function_call"
     id: str | None = None
-    call_id: str = ""
-    name: str = ""
-    arguments: str = ""
+    call_id: Text = ""
+    name: Text = ""
+    arguments: Text = ""
     status: str | None = None
 
 
 class CustomToolCallItem(_Wire):
     type: Literal["custom_tool_call"] = "custom_tool_call"
     id: str | None = None
-    call_id: str = ""
-    name: str = ""
-    input: str = ""
+    call_id: Text = ""
+    name: Text = ""
+    input: Text = ""
     status: str | None = None
 
 
 class CompactionItem(_Wire):
     type: Literal["compaction"] = "compaction"
     id: str | None = None
-    encrypted_content: str = ""
+    encrypted_content: Text = ""
 
 
 class UnknownItem(_Wire):
@@ -102,17 +136,17 @@ OutputItem = Annotated[
 
 
 class InputTokensDetails(_Wire):
-    cached_tokens: int = 0
+    cached_tokens: Count = 0
 
 
 class OutputTokensDetails(_Wire):
-    reasoning_tokens: int = 0
+    reasoning_tokens: Count = 0
 
 
 class Usage(_Wire):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    total_tokens: Count = 0
     input_tokens_details: InputTokensDetails | None = None
     output_tokens_details: OutputTokensDetails | None = None
 
@@ -122,8 +156,9 @@ class Usage(_Wire):
 
 
 class ResponseError(_Wire):
-    code: str | None = None
-    message: str = ""
+    code: Code = None
+    message: Text = ""
+    type: str | None = None
 
 
 class IncompleteDetails(_Wire):
@@ -134,7 +169,7 @@ class Response(_Wire):
     id: str = ""
     status: str | None = None
     model: str | None = None
-    output: list[OutputItem] = []
+    output: Annotated[list[OutputItem], BeforeValidator(_items)] = []
     usage: Usage | None = None
     error: ResponseError | None = None
     incomplete_details: IncompleteDetails | None = None
@@ -145,8 +180,8 @@ class Response(_Wire):
 
 
 class CompactedResponse(_Wire):
-    id: str = ""
-    output: list[dict[str, Any]] = []
+    id: Text = ""
+    output: Annotated[list[dict[str, Any]], BeforeValidator(_items)] = []
     usage: Usage | None = None
 
 
@@ -166,22 +201,22 @@ class ResponseLifecycleEvent(_Event):
 
 class OutputItemAdded(_Event):
     type: Literal["response.output_item.added"]
-    output_index: int = 0
+    output_index: int | None = None
     item: OutputItem
 
 
 class OutputItemDone(_Event):
     type: Literal["response.output_item.done"]
-    output_index: int = 0
+    output_index: int | None = None
     item: OutputItem
 
 
 class OutputTextDelta(_Event):
     type: Literal["response.output_text.delta"]
     item_id: str | None = None
-    output_index: int = 0
-    content_index: int = 0
-    delta: str = ""
+    output_index: int | None = None
+    content_index: int | None = None
+    delta: Text = ""
 
 
 class TextDone(_Event):
@@ -196,7 +231,7 @@ class TextDone(_Event):
 class RefusalDelta(_Event):
     type: Literal["response.refusal.delta"]
     item_id: str | None = None
-    delta: str = ""
+    delta: Text = ""
 
 
 class ToolInputDelta(_Event):
@@ -204,14 +239,14 @@ class ToolInputDelta(_Event):
 
     type: Literal["response.function_call_arguments.delta", "response.custom_tool_call_input.delta"]
     item_id: str | None = None
-    output_index: int = 0
-    delta: str = ""
+    output_index: int | None = None
+    delta: Text = ""
 
 
 class ToolInputDone(_Event):
     type: Literal["response.function_call_arguments.done", "response.custom_tool_call_input.done"]
     item_id: str | None = None
-    output_index: int = 0
+    output_index: int | None = None
     name: str | None = None
     arguments: str | None = None
     input: str | None = None
@@ -220,29 +255,44 @@ class ToolInputDone(_Event):
 class ReasoningDelta(_Event):
     type: Literal["response.reasoning_summary_text.delta", "response.reasoning_text.delta"]
     item_id: str | None = None
-    delta: str = ""
+    delta: Text = ""
 
 
 class ResponseCompleted(_Event):
     type: Literal["response.completed"]
-    response: Response
+    response: Response = Response()
 
 
 class ResponseIncompleteEvent(_Event):
     type: Literal["response.incomplete"]
-    response: Response
+    response: Response = Response()
 
 
 class ResponseFailedEvent(_Event):
     type: Literal["response.failed"]
-    response: Response
+    response: Response = Response()
 
 
 class ErrorEvent(_Event):
+    """`error`, flat (`code`, `message`) or nested (`error: {type, code, message}`)."""
+
     type: Literal["error"]
-    code: str | None = None
-    message: str = ""
-    param: str | None = None
+    code: Code = None
+    message: Text = ""
+    param: Code = None
+    error: ResponseError | None = None
+
+    @property
+    def error_code(self) -> str | None:
+        return self.code or (self.error.code if self.error else None)
+
+    @property
+    def error_type(self) -> str | None:
+        return self.error.type if self.error else None
+
+    @property
+    def error_message(self) -> str:
+        return self.message or (self.error.message if self.error else "")
 
 
 class UnknownEvent(_Event):

@@ -5,6 +5,8 @@ the API key came from, masked. Then it calls the endpoint once with the server's
 client and no retries: `GET /v1/models`; when that path does not exist (404), or the
 model is not in the list, a tiny streamed `POST /v1/responses` (16 output tokens) with the
 model. A failure is explained in the words the server uses (DESIGN §8), with where to fix it.
+When the endpoint works, it reports which compaction strategies and which `apply_patch`
+forms work there (`commands/capabilities.py`), and what the server will use.
 """
 
 from __future__ import annotations
@@ -57,12 +59,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _check(args: argparse.Namespace) -> int:
+    import dataclasses
     import os
 
     from responses_lsp.api.client import ClientConfig, ResponsesClient, api_root, endpoint
     from responses_lsp.commands.console import EXIT_API, EXIT_OK, CommandError, say
+    from responses_lsp.errors import InvalidBaseUrl
     from responses_lsp.redaction import mask
-    from responses_lsp.settings import resolve_settings
+    from responses_lsp.settings import check_base_url, resolve_settings
 
     overrides: dict[str, Any] = {}
     if args.base_url is not None:
@@ -73,13 +77,14 @@ async def _check(args: argparse.Namespace) -> int:
     settings = resolved.settings
     say("responses-lsp check")
     for problem in resolved.problems:  # from the environment: the options are checked
-        say(f"  warning   {problem} (the default is used)")
+        kept = problem.startswith("baseUrl:")
+        say(f"  warning   {problem}" + ("" if kept else " (the default is used)"))
     bad = {problem.split(":")[0] for problem in resolved.problems}
     url_source = (
         "--base-url"
         if args.base_url
         else "OPENAI_BASE_URL"
-        if os.environ.get("OPENAI_BASE_URL") and "baseUrl" not in bad
+        if os.environ.get("OPENAI_BASE_URL")
         else "default"
     )
     model_source = (
@@ -90,6 +95,14 @@ async def _check(args: argparse.Namespace) -> int:
         else "default"
     )
     say(f"  base URL  {settings.base_url} (from {url_source})")
+    try:
+        check_base_url(settings.base_url)
+    except InvalidBaseUrl as exc:
+        raise CommandError(
+            exc.user_message().removeprefix("responses-lsp: "),
+            hint="a base URL is http(s)://host, optionally with a path prefix",
+            code=EXIT_API,
+        ) from exc
     say(f"  calls     {endpoint(settings.base_url, 'responses')}")
     given = settings.base_url.strip().rstrip("/")
     if given.endswith(("/responses", "/responses/compact", "/chat/completions")):
@@ -109,10 +122,8 @@ async def _check(args: argparse.Namespace) -> int:
             hint=f"export {settings.api_key_env}=... in the shell that starts the editor",
             code=EXIT_API,
         )
-    config = ClientConfig(
-        base_url=settings.base_url,
-        api_key=resolved.api_key,
-        model=settings.model,
+    config = dataclasses.replace(
+        ClientConfig.from_settings(resolved),
         request_timeout=min(settings.request_timeout, MAX_TIMEOUT),
         stream_idle_timeout=min(settings.stream_idle_timeout, MAX_TIMEOUT),
         max_retries=0,
@@ -120,10 +131,37 @@ async def _check(args: argparse.Namespace) -> int:
     client = ResponsesClient(config)
     try:
         await _probe(client, resolved)
+        say("OK: the endpoint answers, the key is accepted and the model is available.")
+        say()
+        await _capabilities(client, settings.apply_patch_form)
     finally:
         await client.aclose()
-    say("OK: the endpoint answers, the key is accepted and the model is available.")
     return EXIT_OK
+
+
+async def _capabilities(client: ResponsesClient, apply_patch_form: str) -> None:
+    from responses_lsp.commands.capabilities import compaction_probes, tool_form_probes
+    from responses_lsp.commands.console import say
+
+    say("compaction (tried in this order; the first that works is used):")
+    probes = await compaction_probes(client)
+    for probe in probes:
+        say(f"  {probe.name:<9} {'works' if probe.works else 'fails'}: {probe.detail}")
+    chosen = next((p.name for p in probes if p.works), None)
+    say(
+        f"  -> {chosen}"
+        if chosen
+        else "  -> none: the oldest turns are dropped when a session grows too long"
+    )
+    say("apply_patch (multi-file actions):")
+    forms = await tool_form_probes(client)
+    for probe in forms:
+        say(f"  {probe.name:<9} {'works' if probe.works else 'fails'}: {probe.detail}")
+    if apply_patch_form != "auto":
+        say(f"  -> {apply_patch_form} (responsesLsp.applyPatchForm)")
+    else:
+        form = next((p.name for p in forms if p.works), None)
+        say(f"  -> {form}" if form else "  -> neither: multi-file actions will fail here")
 
 
 async def _probe(client: ResponsesClient, resolved: ResolvedSettings) -> None:
@@ -198,10 +236,7 @@ def explain(error: ResponsesLspError, resolved: ResolvedSettings, call: str) -> 
     message = error.user_message()
     hint: str | None = None
     if isinstance(error, AuthenticationError):
-        message = (
-            f"{call} answered 401: the API key is missing or was rejected "
-            f"(the key came from {resolved.key_source})"
-        )
+        message = f"{call}: {error.reason()} (the key came from {resolved.key_source})"
         hint = (
             f"set a valid key in {settings.api_key_env} (or responsesLsp.apiKey in the "
             "editor's settings)"

@@ -75,6 +75,7 @@ class Reply:
     stall_resume: bool = False  # after `stall_seconds`, send the rest instead of aborting
     garbage: bool = False
     raw: tuple[JSON, ...] | None = None
+    raw_bytes: tuple[bytes, ...] | None = None  # exact frames, sent as they are (replays)
     chunks: ChunkSpec = None
     seed: int = 0
     pace_tps: float | None = None
@@ -310,6 +311,12 @@ class Reply:
     def raw_events(cls, events: Sequence[JSON], **options: Unpack[StreamOptions]) -> Reply:
         """Exactly these events (a missing `sequence_number` is filled in); every one is paced."""
         return cls(kind="raw_events", raw=tuple(dict(e) for e in events), **options)
+
+    @classmethod
+    def raw_frames(cls, frames: Sequence[bytes], **options: Unpack[StreamOptions]) -> Reply:
+        """Exactly these bytes, one write per frame (replayed streams, broken JSON, bytes that
+        are not UTF-8, `data:`-only frames): nothing is added or checked."""
+        return cls(kind="raw_frames", raw_bytes=tuple(bytes(f) for f in frames), **options)
 
     @classmethod
     def _stream(cls, kind: str, items: Sequence[JSON], **fields: Any) -> Reply:

@@ -201,6 +201,8 @@ def compute_usage(reply: Reply, output: list[JSON], input_bytes: int) -> JSON:
 def render(reply: Reply, *, model: str | None, input_bytes: int) -> Rendered:
     """All frames of `reply` for one request, with fresh ids and increasing sequence numbers."""
     b = _Builder(reply, model)
+    if reply.raw_bytes is not None:
+        return Rendered([Frame(data, None, paced=True) for data in reply.raw_bytes], None, None)
     if reply.raw is not None:
         last_response: JSON | None = None
         for raw in reply.raw:

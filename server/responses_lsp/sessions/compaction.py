@@ -10,7 +10,13 @@ Compaction itself tries, in order, and remembers per base URL which one works:
    the history becomes everything from the compaction item it emits onward;
 3. `summary`: a local summary turn; the history becomes one user message with it.
 
-A 404/405/501 (or an answer without the expected item) moves on to the next strategy.
+Compaction never fails an action. Any failure of a strategy — an HTTP error (LiteLLM answers
+the compact endpoint with 500 and `context_management` with 400), a timeout, a broken
+stream, an answer without the expected item — moves on to the next strategy at once: the
+server-side strategies are sent once, without retries, and one that failed is not tried
+again for that base URL. Only a key/permission problem or a rate limit is raised (the
+action itself would fail the same way). If every strategy fails, the oldest turns are
+dropped until the history fits (`trim`), and the user is told once per base URL.
 """
 
 from __future__ import annotations
@@ -18,15 +24,24 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from responses_lsp.errors import ApiError, ApiStatusError, NotFoundError
+from responses_lsp.errors import (
+    ApiError,
+    AuthenticationError,
+    PermissionDeniedError,
+    RateLimitError,
+)
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("endpoint", "inline", "summary")
+SERVER_SIDE = ("endpoint", "inline")
+"""Strategies that depend on what the endpoint supports: one failure per base URL is enough."""
+TRIM_TARGET = 0.5
+"""`trim` keeps the newest items that fit in this share of the threshold."""
 SUMMARY_PROMPT = (
     "You are performing a CONTEXT CHECKPOINT COMPACTION. Create a handoff summary for another "
     "model that will continue this work: the files and code discussed, every decision and "
@@ -34,7 +49,7 @@ SUMMARY_PROMPT = (
     "Be complete but concise; plain text."
 )
 SUMMARY_PREFIX = "Summary of the earlier conversation (compacted):\n\n"
-_MISSING = (404, 405, 501)
+_FATAL = (AuthenticationError, PermissionDeniedError, RateLimitError)
 
 
 def item_tokens(item: dict[str, Any]) -> int:
@@ -68,19 +83,25 @@ class CompactionResult:
     tokens_before: int
     tokens_after: int
     usage: dict[str, Any] | None = None
+    failures: tuple[str, ...] = ()
+    """`strategy: why` for each strategy that failed on the way."""
 
 
 class Compactor:
-    """Runs compaction with fallbacks; remembers the strategy that works per base URL."""
+    """Runs compaction with fallbacks; remembers per base URL what works and what does not."""
 
-    def __init__(self) -> None:
+    def __init__(self, notify: Callable[[str], None] | None = None) -> None:
         self.working: dict[str, str] = {}
+        self.failed: dict[str, set[str]] = {}
+        self.notify = notify
+        """Called once per base URL with the sentence for the user when only `trim` worked."""
+        self._told: set[str] = set()
 
     def order(self, base_url: str) -> list[str]:
         known = self.working.get(base_url)
-        if known is None:
-            return list(STRATEGIES)
-        return [known, *(s for s in STRATEGIES if s != known)]
+        failed = self.failed.get(base_url, set())
+        rest = [s for s in STRATEGIES if s != known and s not in failed]
+        return [known, *rest] if known is not None else rest
 
     async def compact(
         self,
@@ -94,22 +115,21 @@ class Compactor:
         tokens_before: int,
         threshold: int,
     ) -> CompactionResult:
-        last_error: ApiError | None = None
+        failures: list[str] = []
         for strategy in self.order(base_url):
             try:
                 result = await getattr(self, f"_{strategy}")(
                     client, model, items, instructions, cache_key, threshold
                 )
-            except ApiStatusError as exc:
-                if exc.status_code in _MISSING or isinstance(exc, NotFoundError):
-                    log.info(
-                        "compaction strategy %s unavailable (%s); trying the next", strategy, exc
-                    )
-                    last_error = exc
-                    continue
-                raise
-            except _Unsupported as exc:
-                log.info("compaction strategy %s did not work: %s", strategy, exc)
+            except _FATAL:
+                raise  # the action itself would fail the same way: say so now
+            except (ApiError, _Unsupported) as exc:
+                log.info("compaction strategy %s failed (%s); trying the next", strategy, exc)
+                failures.append(f"{strategy}: {_reason(exc)}")
+                if strategy in SERVER_SIDE:
+                    self.failed.setdefault(base_url, set()).add(strategy)
+                if self.working.get(base_url) == strategy:
+                    del self.working[base_url]
                 continue
             self.working[base_url] = strategy
             new_items, usage = result
@@ -117,10 +137,25 @@ class Compactor:
             log.info(
                 "compacted the session with %s: ~%d -> ~%d tokens", strategy, tokens_before, after
             )
-            return CompactionResult(new_items, strategy, tokens_before, after, usage)
-        if last_error is not None:
-            raise last_error
-        raise ApiError("compaction failed with every strategy")
+            return CompactionResult(
+                new_items, strategy, tokens_before, after, usage, tuple(failures)
+            )
+        kept = trim(items, int(threshold * TRIM_TARGET))
+        after = sum(item_tokens(i) for i in kept)
+        log.warning(
+            "no compaction strategy worked (%s); dropped the oldest turns: ~%d -> ~%d tokens",
+            "; ".join(failures) or "none left to try",
+            tokens_before,
+            after,
+        )
+        if base_url not in self._told and self.notify is not None:
+            self._told.add(base_url)
+            self.notify(
+                "responses-lsp: this endpoint could not compact the session ("
+                + ("; ".join(failures) or "no strategy left")
+                + "); the oldest turns were dropped instead, so the model may forget them."
+            )
+        return CompactionResult(kept, "trim", tokens_before, after, None, tuple(failures))
 
     async def _endpoint(
         self,
@@ -136,10 +171,11 @@ class Compactor:
         response = await client.compact(
             CompactRequest(
                 model=model, input=items, instructions=instructions, prompt_cache_key=cache_key
-            )
+            ),
+            retries=False,
         )
-        if not response.output:
-            raise _Unsupported("the compact endpoint returned no items")
+        if not any(item.get("type") == "compaction" for item in response.output):
+            raise _Unsupported("the compact endpoint returned no compaction item")
         usage = response.usage.model_dump(mode="json") if response.usage else None
         return list(response.output), usage
 
@@ -163,7 +199,7 @@ class Compactor:
             max_output_tokens=64,
             context_management=[CompactionControl(compact_threshold=max(1000, threshold // 4))],
         )
-        response = await client.create(request)
+        response = await client.create(request, retries=False)
         output = [item.as_input() for item in response.output]
         marks = [i for i, item in enumerate(output) if item.get("type") == "compaction"]
         if not marks or not isinstance(response.output[marks[-1]], CompactionItem):
@@ -198,6 +234,38 @@ class Compactor:
 
 class _Unsupported(Exception):
     """A strategy answered, but not with something usable."""
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ApiError):
+        detail = getattr(error, "detail", None)
+        text = detail() if callable(detail) else error.message
+        return str(text)[:160]
+    return str(error)
+
+
+def trim(items: Sequence[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The newest items that fit in `budget` tokens, starting at a user message (so no tool
+    output or answer is left without what it answers); at least the last user turn."""
+    kept: list[dict[str, Any]] = []
+    total = 0
+    for item in reversed(items):
+        cost = item_tokens(item)
+        if kept and total + cost > budget:
+            break
+        kept.append(item)
+        total += cost
+    kept.reverse()
+    while len(kept) > 1 and not _is_user_message(kept[0]):
+        kept.pop(0)
+    if kept and not _is_user_message(kept[0]):
+        users = [i for i in items if _is_user_message(i)]
+        return users[-1:]
+    return kept
+
+
+def _is_user_message(item: dict[str, Any]) -> bool:
+    return item.get("type", "message") == "message" and item.get("role") == "user"
 
 
 def replayable(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,7 +2,12 @@
 
 `TOOLS` holds three function tools, `read_file`, `search` and `list_files` (JSON arguments,
 `strict` off, `additionalProperties: false`), and the custom freeform tool `apply_patch`, whose
-input is a raw patch in the Codex format constrained by its Lark grammar. `run_tool` runs a
+input is a raw patch in the Codex format constrained by its Lark grammar. Gateways that carry
+only function tools (llama-stack rejects `custom` with 400) get `apply_patch` as a function
+with one string argument `input` (what Codex sends to models without freeform tools):
+`tools_for("function")`. `ApplyPatchForms` remembers per base URL which form works; an
+`apply_patch` the model sends as a `function_call` is accepted in either form
+(`patch_from_arguments`). `run_tool` runs a
 function tool call against a `WorkspaceFiles` and always returns the text for the model: errors
 (bad JSON, unknown tool or argument, any `ToolError`) come back as a string beginning "error: ".
 `apply_patch` is not run here: the tool loop parses it with `tools.patch` and turns it into a
@@ -13,6 +18,7 @@ function tool call against a `WorkspaceFiles` and always returns the text for th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,6 +95,18 @@ def _function(
     }
 
 
+APPLY_PATCH_FUNCTION_DESCRIPTION = APPLY_PATCH_DESCRIPTION.replace(
+    "This is a FREEFORM tool: send the patch text itself, not JSON.",
+    "Put the whole patch, as text, in the string argument `input`.",
+)
+
+APPLY_PATCH_CUSTOM: dict[str, Any] = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": APPLY_PATCH_DESCRIPTION,
+    "format": {"type": "grammar", "syntax": "lark", "definition": APPLY_PATCH_GRAMMAR},
+}
+
 TOOLS: list[dict[str, Any]] = [
     _function(
         "read_file",
@@ -131,13 +149,80 @@ TOOLS: list[dict[str, Any]] = [
             },
         },
     ),
-    {
-        "type": "custom",
-        "name": "apply_patch",
-        "description": APPLY_PATCH_DESCRIPTION,
-        "format": {"type": "grammar", "syntax": "lark", "definition": APPLY_PATCH_GRAMMAR},
-    },
+    APPLY_PATCH_CUSTOM,
 ]
+
+APPLY_PATCH_FUNCTION: dict[str, Any] = {
+    "type": "function",
+    "name": "apply_patch",
+    "description": APPLY_PATCH_FUNCTION_DESCRIPTION,
+    "strict": False,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "input": {
+                "type": "string",
+                "description": "The entire contents of the apply_patch command",
+            }
+        },
+        "required": ["input"],
+        "additionalProperties": False,
+    },
+}
+
+
+def tools_for(form: str) -> list[dict[str, Any]]:
+    """The tools with `apply_patch` as a freeform custom tool or as a function tool."""
+    if form == "function":
+        return [*TOOLS[:-1], APPLY_PATCH_FUNCTION]
+    return list(TOOLS)
+
+
+_CUSTOM_REJECTED = re.compile(r"custom|tools\[\d+\]|tool type|freeform", re.IGNORECASE)
+
+
+def rejects_custom_tools(error: Exception) -> bool:
+    """Whether a 400/422 says the endpoint does not take the freeform tool."""
+    status = getattr(error, "status_code", None)
+    message = getattr(error, "message", "")
+    return status in (400, 422) and bool(_CUSTOM_REJECTED.search(str(message)))
+
+
+class ApplyPatchForms:
+    """Which apply_patch form works, per base URL (auto mode); a setting may force one."""
+
+    def __init__(self) -> None:
+        self._function: set[str] = set()
+
+    def form_for(self, base_url: str, setting: str) -> str:
+        if setting in ("custom", "function"):
+            return setting
+        return "function" if base_url in self._function else "custom"
+
+    def custom_rejected(self, base_url: str) -> None:
+        self._function.add(base_url)
+
+
+APPLY_PATCH_FORMS = ApplyPatchForms()
+"""The server-wide memory of `ApplyPatchForms` (one process talks to a few base URLs)."""
+
+
+def patch_from_arguments(arguments: str) -> str:
+    """The patch of an `apply_patch` function call: `{"input": patch}` (Codex), also
+    `patch`/`content` (gateways' renderings of the freeform tool), or the raw patch."""
+    text = arguments.strip()
+    if text.startswith("*** Begin Patch"):
+        return arguments
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"the arguments of apply_patch are not valid JSON ({exc})") from None
+    if isinstance(value, dict):
+        for key in ("input", "patch", "content"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+    raise ToolError('apply_patch takes {"input": "<the patch>"}')
+
 
 _ARGUMENTS = {
     "read_file": ("path", "start_line", "end_line"),
@@ -217,8 +302,7 @@ def run_tool(files: WorkspaceFiles, name: str, arguments: str) -> str:
     """The output of function tool `name` called with JSON `arguments`; never raises."""
     runner = _RUNNERS.get(name)
     if runner is None:
-        hint = " (apply_patch takes a raw patch, handled apart)" if name == "apply_patch" else ""
-        return f"error: unknown tool {name!r}{hint}; the tools are {', '.join(_RUNNERS)}"
+        return f"error: unknown tool {name!r}; the tools are {', '.join(_RUNNERS)}, apply_patch"
     try:
         return runner(files, _parse(name, arguments))
     except ToolError as exc:

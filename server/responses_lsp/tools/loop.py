@@ -23,7 +23,15 @@ from typing import Any
 
 from responses_lsp.tools.budget import on_loop, run_off_loop
 from responses_lsp.tools.changes import ChangeSet
-from responses_lsp.tools.definitions import describe_tool_call, run_tool, summarize_changes
+from responses_lsp.tools.definitions import (
+    APPLY_PATCH_FORMS,
+    describe_tool_call,
+    patch_from_arguments,
+    rejects_custom_tools,
+    run_tool,
+    summarize_changes,
+    tools_for,
+)
 from responses_lsp.tools.errors import ToolError
 from responses_lsp.tools.workspace import WorkspaceFiles
 
@@ -66,14 +74,33 @@ class ToolLoop:
         request: Any,
         prepare: Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]],
     ) -> LoopResult:
+        from responses_lsp.errors import ApiStatusError
         from responses_lsp.sessions.compaction import replayable
 
         result = LoopResult()
         self.progress = on_loop(self.progress)  # tool calls report from their worker thread
+        config = self.client.config
+        form = APPLY_PATCH_FORMS.form_for(config.base_url, config.apply_patch_form)
         for step in range(1, self.max_steps + 1):
             result.steps = step
-            current = request.model_copy(update={"input": await prepare(result.items)})
-            output, text = await self._respond(current, result)
+            current = request.model_copy(
+                update={"input": await prepare(result.items), "tools": tools_for(form)}
+            )
+            try:
+                output, text = await self._respond(current, result)
+            except ApiStatusError as exc:
+                if form != "custom" or config.apply_patch_form != "auto":
+                    raise
+                if not rejects_custom_tools(exc):
+                    raise
+                # the gateway takes function tools only: offer apply_patch as one, remember it
+                log.info(
+                    "the endpoint rejects the freeform apply_patch (%s); using a function", exc
+                )
+                APPLY_PATCH_FORMS.custom_rejected(config.base_url)
+                form = "function"
+                current = current.model_copy(update={"tools": tools_for(form)})
+                output, text = await self._respond(current, result)
             result.items.extend(replayable(output))
             calls = [i for i in output if i.get("type") in ("function_call", "custom_tool_call")]
             if not calls:
@@ -95,6 +122,7 @@ class ToolLoop:
 
         output: list[dict[str, Any]] = []
         text = ""
+        tokens = 0  # of this attempt: a retry starts the count again
         async with contextlib.aclosing(self.client.stream(request)) as events:
             async for event in events:
                 if isinstance(event, OutputItemDone):
@@ -103,9 +131,12 @@ class ToolLoop:
                         text += event.item.text
                 elif isinstance(event, ToolInputDelta | OutputTextDelta):
                     result.tokens += 1
+                    tokens += 1
                 elif isinstance(event, RetryScheduled):
                     output.clear()
                     text = ""
+                    result.tokens -= tokens
+                    tokens = 0
                     self.progress(event.status_text)
                 elif isinstance(event, ResponseCompleted):
                     result.usage = event.response.usage
@@ -127,12 +158,20 @@ class ToolLoop:
     def _run_call(self, call: dict[str, Any]) -> dict[str, Any]:
         name = str(call.get("name", ""))
         call_id = call.get("call_id", "")
+        kind = "custom_tool_call_output"
         if call.get("type") == "function_call":
             arguments = str(call.get("arguments", ""))
-            self.progress(describe_tool_call(name, arguments))
-            output = run_tool(self.files, name, arguments)
-            return {"type": "function_call_output", "call_id": call_id, "output": output}
-        patch = str(call.get("input", ""))
+            if name != "apply_patch":
+                self.progress(describe_tool_call(name, arguments))
+                output = run_tool(self.files, name, arguments)
+                return {"type": "function_call_output", "call_id": call_id, "output": output}
+            kind = "function_call_output"  # apply_patch as a function (Codex accepts it)
+            try:
+                patch = patch_from_arguments(arguments)
+            except ToolError as exc:
+                return {"type": kind, "call_id": call_id, "output": f"error: {exc}"}
+        else:
+            patch = str(call.get("input", ""))
         if name != "apply_patch":
             output = (
                 f"error: unknown tool {name!r}; "
@@ -145,4 +184,4 @@ class ToolLoop:
             except ToolError as exc:
                 log.info("apply_patch refused: %s", exc)
                 output = f"error: {exc}"
-        return {"type": "custom_tool_call_output", "call_id": call_id, "output": output}
+        return {"type": kind, "call_id": call_id, "output": output}
