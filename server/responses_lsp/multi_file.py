@@ -41,6 +41,7 @@ async def run_multi_file(
     )
     from responses_lsp.api.requests import ResponseRequest, reasoning_fields, user_message
     from responses_lsp.job_types import JobResult
+    from responses_lsp.tools.budget import on_loop
     from responses_lsp.tools.changes import ChangeSet, OpenDocument, workspace_edit
     from responses_lsp.tools.definitions import TOOLS
     from responses_lsp.tools.errors import ToolError
@@ -75,11 +76,12 @@ async def run_multi_file(
         return live.text if live is not None else None
 
     roots = host.folder_paths() or [Path(to_fs_path(request.uri) or ".").parent]
-    files = WorkspaceFiles(roots, deny=settings.deny_patterns, read_open=read_open)
+    # tool calls run in a worker thread: the editor's documents are read on the loop
+    files = WorkspaceFiles(roots, deny=settings.deny_patterns, read_open=on_loop(read_open))
     caps = host.edit_capabilities()
     changes = ChangeSet(
         files,
-        open_document=open_document,
+        open_document=on_loop(open_document),
         can_create=caps["document_changes"] and caps["resource_operations"],
     )
     has_progress = await host.progress_begin(job.token, action.title, "asking the model…")

@@ -312,11 +312,14 @@ def test_the_size_bound_drops_the_oldest_turns(tmp_path: Path) -> None:
 def test_reset_forgets_the_history_and_the_file(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     session = store.get("k")
+    old_id = session.id
     session.items.append(user("x"))
     store.save(session)
     fresh = store.reset("k")
-    assert fresh.items == [] and fresh.id != session.id
-    assert not (tmp_path / file_name("k")).exists()
+    assert fresh.items == [] and fresh.id != old_id
+    # the file now holds the empty session, so another process does not bring the turns back
+    again = SessionStore(tmp_path).get("k")
+    assert again.items == [] and again.id == fresh.id
 
 
 def test_session_keys_follow_the_scope(tmp_path: Path) -> None:
@@ -337,6 +340,16 @@ def test_session_keys_follow_the_scope(tmp_path: Path) -> None:
 
 def test_session_json_round_trip() -> None:
     session = Session(
-        key="k", items=[user("a")], turns=3, compactions=1, last_action={"action": "x"}
+        key="k",
+        items=[user("a")],
+        turns=3,
+        compactions=1,
+        last_action={
+            "action": "x",
+            "uri": "file:///a.py",
+            "start_line": 1,
+            "end_line": 2,
+            "original": "",
+        },
     )
     assert Session.from_json(json.loads(json.dumps(session.to_json()))) == session

@@ -4,7 +4,8 @@
 first when the estimate crosses the threshold — but never while another job of the same
 session is streaming (its turn would then be recorded against a history it never saw).
 `record()` appends a finished turn: the user items sent, the model's output items as they
-arrived (replayable form), and the usage, then saves the session atomically.
+arrived (replayable form), and the usage. Every change goes through `SessionStore.update`, a
+read-merge-write under a lock, so servers sharing the session keep each other's turns.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from responses_lsp.sessions.compaction import (
     replayable,
     should_compact,
 )
-from responses_lsp.sessions.store import Session, SessionStore
+from responses_lsp.sessions.schema import Session, clean_last_action, clean_usage
+from responses_lsp.sessions.store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class SessionManager:
         force: bool = False,
     ) -> list[dict[str, Any]]:
         """The input for the next request, compacting the history first when needed."""
+        self.store.refresh(session)  # with the turns other processes added meanwhile
         estimate = self.estimate(session, new_items)
         if force or should_compact(estimate, threshold, history_items=len(session.items)):
             if self._streaming.get(session.key, 0) and not force:
@@ -115,21 +118,30 @@ class SessionManager:
         tokens_before: int | None = None,
     ) -> CompactionResult:
         before = tokens_before if tokens_before is not None else self.estimate(session)
+        compacted = list(session.items)
+        basis = (session.id, session.epoch, len(compacted))
         result = await self.compactor.compact(
             client,
             base_url=base_url,
             model=model,
-            items=list(session.items),
+            items=compacted,
             instructions=instructions,
             cache_key=session.cache_key,
             tokens_before=before,
             threshold=threshold,
         )
-        session.items = list(result.items)
-        session.last_usage = None  # measured again by the next response
-        session.items_at_usage = 0
-        session.compactions += 1
-        self.store.save(session)
+
+        def replace_history(current: Session) -> None:
+            if (current.id, current.epoch) != basis[:2] or len(current.items) < basis[2]:
+                log.info("session %s: rewritten by another process meanwhile; kept", current.id)
+                return
+            current.items = [*result.items, *current.items[basis[2] :]]  # + turns added since
+            current.last_usage = None  # measured again by the next response
+            current.items_at_usage = 0
+            current.compactions += 1
+            current.epoch += 1
+
+        self.store.update(session, replace_history)
         log.info(
             "session %s compacted (%s): ~%d tokens before, ~%d after",
             session.id,
@@ -150,11 +162,20 @@ class SessionManager:
         usage: dict[str, Any] | None,
         last_action: dict[str, Any] | None = None,
     ) -> None:
-        session.items.extend(sent)
-        session.items.extend(replayable(output))
+        items = [*sent, *replayable(output)]
+        usage, last_action = clean_usage(usage), clean_last_action(last_action)
+
+        def append_turn(current: Session) -> None:
+            current.items.extend(items)
+            if usage is not None:
+                current.last_usage = usage
+                current.items_at_usage = len(current.items)
+            current.turns += 1
+            if last_action is not None:
+                current.last_action = last_action
+
+        self.store.update(session, append_turn)
         if usage is not None:
-            session.last_usage = usage
-            session.items_at_usage = len(session.items)
             cached = (usage.get("input_tokens_details") or {}).get("cached_tokens", 0)
             log.info(
                 "session %s: %s input tokens (%s cached), %s output tokens",
@@ -163,15 +184,15 @@ class SessionManager:
                 cached,
                 usage.get("output_tokens"),
             )
-        session.turns += 1
-        if last_action is not None:
-            session.last_action = last_action
-        self.store.save(session)
 
     def remember(self, session: Session, last_action: dict[str, Any]) -> None:
         """Where the session's last applied edit is (for refine / retry)."""
-        session.last_action = last_action
-        self.store.save(session)
+        cleaned = clean_last_action(last_action)
+
+        def set_last_action(current: Session) -> None:
+            current.last_action = cleaned
+
+        self.store.update(session, set_last_action)
 
     def reset(self, uri: str) -> Session | None:
         key = self.key_for(uri)

@@ -6,7 +6,10 @@
   a patch and the current file texts into `FileChange`s;
 * `definitions` — the tool definitions sent to the Responses API and `run_tool`, which runs a
   function tool call and always answers with a string for the model;
-* `errors` — `ToolError` (and `PatchError`): messages written for the model, so it can retry.
+* `errors` — `ToolError` (and `PatchError`): messages written for the model, so it can retry;
+* `budget` — the bounds of one tool call (time, entries, bytes) and running it off the loop;
+* `reading` — reading a file without ever blocking (regular files only, bounded);
+* `ignore` — globs and `.gitignore` rules (pathspec on RE2) and the bounded walk.
 
 Nothing here knows about LSP; the tool loop and the `WorkspaceEdit` are built on top.
 """

@@ -128,7 +128,8 @@ TOOLS: list[dict[str, Any]] = [
             "pattern": {"type": "string", "description": "Text to find (a regex if regex=true)"},
             "regex": {
                 "type": "boolean",
-                "description": "Treat pattern as a Python regular expression (default false)",
+                "description": "Treat pattern as a regular expression, RE2 syntax: no "
+                "backreferences or lookaround (default false)",
             },
             "path_glob": {
                 "type": "string",

@@ -7,6 +7,10 @@ Each iteration streams one response. Its function calls run against the workspac
 when a response has no tool calls, or after `max_steps`. The conversation grows by the output
 items as they arrived plus the tool outputs, so a session can replay it; `prepare` builds each
 request's input (the session may compact between iterations, never during one).
+
+Tool calls never run on the event loop (DESIGN I9): each runs in a worker thread under a
+`Budget` (`tools.budget.run_off_loop`), so cancel, didChange and codeAction are answered while
+a call reads a huge tree; cancelling the job abandons the call at once and stops its thread.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from responses_lsp.tools.budget import on_loop, run_off_loop
 from responses_lsp.tools.changes import ChangeSet
 from responses_lsp.tools.definitions import (
     APPLY_PATCH_FORMS,
@@ -73,6 +78,7 @@ class ToolLoop:
         from responses_lsp.sessions.compaction import replayable
 
         result = LoopResult()
+        self.progress = on_loop(self.progress)  # tool calls report from their worker thread
         config = self.client.config
         form = APPLY_PATCH_FORMS.form_for(config.base_url, config.apply_patch_form)
         for step in range(1, self.max_steps + 1):
@@ -101,7 +107,7 @@ class ToolLoop:
                 result.final_text = text
                 return result
             for call in calls:
-                result.items.append(self._run_call(call))
+                result.items.append(await self._run_off_loop(call))
         raise StepLimitReached(self.max_steps)
 
     async def _respond(self, request: Any, result: LoopResult) -> tuple[list[dict[str, Any]], str]:
@@ -135,6 +141,19 @@ class ToolLoop:
                 elif isinstance(event, ResponseCompleted):
                     result.usage = event.response.usage
         return output, text
+
+    async def _run_off_loop(self, call: dict[str, Any]) -> dict[str, Any]:
+        """`_run_call` in a worker thread; a call that overruns its budget is an error output."""
+        try:
+            return await run_off_loop(lambda: self._run_call(call))
+        except ToolError as exc:
+            log.info("tool call %s abandoned: %s", call.get("name"), exc)
+            function = call.get("type") == "function_call"
+            return {
+                "type": "function_call_output" if function else "custom_tool_call_output",
+                "call_id": call.get("call_id", ""),
+                "output": f"error: {exc}",
+            }
 
     def _run_call(self, call: dict[str, Any]) -> dict[str, Any]:
         name = str(call.get("name", ""))

@@ -14,9 +14,14 @@ name. Otherwise (or for a nested folder) its files are shown and accepted by abs
 `relative` gives the display form, which `resolve` accepts back.
 
 Texts come from `read_open` first (the editor's unsaved copy of an open document wins), else from
-disk as UTF-8. `read_file`, `search` and `list_files` return the tool output strings; search and
-listing respect `.gitignore` (see `ignore`) and skip secret files, binary files (a NUL byte in the
-first 8 KB) and, for search, files over `max_file_bytes_search`.
+disk as UTF-8, through `reading.read_regular`: regular files only (a FIFO, socket or device is
+refused, never opened for a blocking read). `read_file`, `search` and `list_files` return the
+tool output strings; search and listing respect `.gitignore` (see `ignore`) and skip secret
+files, binary files (a NUL byte in the first 8 KB) and, for search, files over
+`max_file_bytes_search`. Every call is bounded by the `Budget` of the tool call (time, entries
+visited, bytes read); a call that reaches a bound is a `ToolError` that keeps what was found.
+Regex search uses RE2 (google-re2), whose matching is linear in the text: no pattern can
+backtrack for minutes as `(a+)+$` does in Python's `re`.
 """
 
 from __future__ import annotations
@@ -26,15 +31,23 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import re2
+
 from responses_lsp.actions.privacy import is_secret_path
+from responses_lsp.tools.budget import Budget, BudgetExceeded, current_budget
 from responses_lsp.tools.errors import ToolError
 from responses_lsp.tools.ignore import Glob, has_magic, walk_files
+from responses_lsp.tools.reading import FileTooLarge, NotRegularFile, read_regular
 
 _VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 _BINARY_PROBE = 8192
 _MAX_LINE_CHARS = 2000  # read_file cuts longer lines (minified files)
 _MAX_HIT_CHARS = 300  # search shows this much of a matching line
 _LINE_BREAK = re.compile(r"\r?\n")
+_MAX_REGEX_CHARS = 2000
+_CHECK_EVERY = 2048  # lines searched between two budget checks
+_RE2 = re2.Options()
+_RE2.log_errors = False  # a bad pattern is the model's error, not a line on stderr
 
 
 def _not_open(_path: Path) -> str | None:
@@ -171,35 +184,32 @@ class WorkspaceFiles:
     def read_text(self, path: Path, *, max_bytes: int | None = None) -> str:
         """The text of resolved `path`: the open document's if any, else the file's (UTF-8).
 
-        `ToolError` for a folder, a missing, binary or non-UTF-8 file, or one over `max_bytes`
-        (default `max_read_bytes`).
+        `ToolError` for a folder, a FIFO, socket or device, a missing, binary or non-UTF-8
+        file, or one over `max_bytes` (default `max_read_bytes`).
         """
         limit = self.max_read_bytes if max_bytes is None else max_bytes
         display = self.relative(path)
         text = self._read_open(path)
         if text is not None:
             size = len(text.encode("utf-8"))
-        else:
-            if path.is_dir():
-                glob = "**/*" if display == "." else f"{display}/**"
-                raise ToolError(f"{display} is a folder; use list_files with glob '{glob}'")
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                raise ToolError(
-                    f"file not found: {display}; use list_files to see what exists"
-                ) from None
-            except OSError as exc:
-                raise ToolError(f"cannot read {display}: {exc.strerror or exc}") from None
-        if size > limit:
-            raise ToolError(
-                f"file too large: {display} is {size:,} bytes (limit {limit:,}); use search to "
-                "find the lines you need, then read_file with start_line and end_line"
-            )
-        if text is not None:
+            if size > limit:
+                raise self._too_large(display, size, limit)
             return text
+        if path.is_dir():
+            glob = "**/*" if display == "." else f"{display}/**"
+            raise ToolError(f"{display} is a folder; use list_files with glob '{glob}'")
         try:
-            data = path.read_bytes()
+            data = read_regular(path, limit)
+        except FileNotFoundError:
+            raise ToolError(
+                f"file not found: {display}; use list_files to see what exists"
+            ) from None
+        except NotRegularFile as exc:
+            raise ToolError(
+                f"refused: {display} is {exc}, not a regular file; only regular files are read"
+            ) from None
+        except FileTooLarge as exc:
+            raise self._too_large(display, exc.size, limit) from None
         except OSError as exc:
             raise ToolError(f"cannot read {display}: {exc.strerror or exc}") from None
         if b"\x00" in data[:_BINARY_PROBE]:
@@ -208,6 +218,13 @@ class WorkspaceFiles:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             raise ToolError(f"{display} is not UTF-8 text") from None
+
+    @staticmethod
+    def _too_large(display: str, size: int, limit: int) -> ToolError:
+        return ToolError(
+            f"file too large: {display} is {size:,} bytes (limit {limit:,}); use search to "
+            "find the lines you need, then read_file with start_line and end_line"
+        )
 
     def read_file(
         self, path: str, start_line: int | None = None, end_line: int | None = None
@@ -252,11 +269,12 @@ class WorkspaceFiles:
 
     # -- search and listing ----------------------------------------------------------------------
 
-    def files(self) -> Iterator[tuple[str, Path]]:
+    def files(self, budget: Budget | None = None) -> Iterator[tuple[str, Path]]:
         """Every listable file: (display path, absolute path), not ignored, not secret."""
+        budget = budget or current_budget()
         seen: set[str] = set()
         for root in self._roots:
-            for _, path in walk_files(root, self._link_inside):
+            for _, path in walk_files(root, self._link_inside, budget):
                 display = self.relative(path)
                 if display in seen or not self._allowed(display):
                     continue
@@ -265,39 +283,56 @@ class WorkspaceFiles:
                 seen.add(display)
                 yield display, path
 
+    def _matcher(self, pattern: str, regex: bool) -> Callable[[str], bool]:
+        if not regex:
+            return lambda line: pattern in line
+        if len(pattern) > _MAX_REGEX_CHARS:
+            raise ToolError(f"the regex is too long ({len(pattern):,} characters, limit 2,000)")
+        try:
+            compiled = re2.compile(pattern, _RE2)
+        except re2.error as exc:
+            reason = exc.args[0] if exc.args else exc
+            if isinstance(reason, bytes):
+                reason = reason.decode("utf-8", errors="replace")
+            raise ToolError(
+                f"invalid regex {pattern!r}: {reason}; search uses RE2 syntax (no backreferences "
+                "or lookaround); fix it, or pass regex=false to search for the literal text"
+            ) from None
+        return lambda line: compiled.search(line) is not None
+
     def search(self, pattern: str, *, regex: bool = False, path_glob: str | None = None) -> str:
         """Tool output: `path:line: text` for each line matching `pattern`, capped."""
         if not pattern:
             raise ToolError("pattern is empty")
-        matches: Callable[[str], bool]
-        if regex:
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                raise ToolError(
-                    f"invalid regex {pattern!r}: {exc}; fix it, or pass regex=false to search "
-                    "for the literal text"
-                ) from None
-            matches = lambda line: compiled.search(line) is not None  # noqa: E731
-        else:
-            matches = lambda line: pattern in line  # noqa: E731
+        matches = self._matcher(pattern, regex)
         glob = Glob(path_glob) if path_glob else None
+        budget = current_budget()
         hits: list[str] = []
-        total, too_big = 0, []
-        for display, path in self.files():
-            if glob is not None and not glob.matches(display):
-                continue
-            text = self._searchable(path)
-            if text is None:
-                if self._size(path) > self.max_file_bytes_search:
-                    too_big.append(display)
-                continue
-            for number, line in enumerate(split_lines(text), 1):
-                if matches(line):
-                    total += 1
-                    if len(hits) < self.max_results:
-                        clipped = _clip(line.rstrip(), _MAX_HIT_CHARS, " …")
-                        hits.append(f"{display}:{number}: {clipped}")
+        total, searched, too_big = 0, 0, []
+        try:
+            for display, path in self.files(budget):
+                if glob is not None and not glob.matches(display):
+                    continue
+                text = self._searchable(path, budget)
+                if text is None:
+                    if self._size(path) > self.max_file_bytes_search:
+                        too_big.append(display)
+                    continue
+                searched += 1
+                for number, line in enumerate(split_lines(text), 1):
+                    if number % _CHECK_EVERY == 0:
+                        budget.check()
+                    if matches(line):
+                        total += 1
+                        if len(hits) < self.max_results:
+                            clipped = _clip(line.rstrip(), _MAX_HIT_CHARS, " …")
+                            hits.append(f"{display}:{number}: {clipped}")
+        except BudgetExceeded as exc:
+            found = "\n".join(hits) if hits else "(no matches yet)"
+            raise ToolError(
+                f"search stopped: {exc}. It had searched {searched:,} files; matches so far:\n"
+                + found
+            ) from None
         if not hits:
             where = f" in files matching {path_glob!r}" if path_glob else ""
             hits.append(f"no matches for {pattern!r}{where}")
@@ -317,16 +352,14 @@ class WorkspaceFiles:
         except OSError:
             return 0
 
-    def _searchable(self, path: Path) -> str | None:
-        """The text to search in, or None for binary, oversized or unreadable files."""
+    def _searchable(self, path: Path, budget: Budget) -> str | None:
+        """The text to search in, or None for binary, oversized, special or unreadable files."""
         text = self._read_open(path)
         if text is not None:
             return text if len(text) <= self.max_file_bytes_search else None
-        if self._size(path) > self.max_file_bytes_search:
-            return None
         try:
-            data = path.read_bytes()
-        except OSError:
+            data = read_regular(path, self.max_file_bytes_search, budget)
+        except (OSError, NotRegularFile, FileTooLarge):
             return None
         if b"\x00" in data[:_BINARY_PROBE]:
             return None
@@ -347,10 +380,18 @@ class WorkspaceFiles:
                 prefix = self.relative(target)
                 text = "**/*" if prefix == "." else f"{prefix}/**"
         matcher = Glob(text)
-        found = sorted(display for display, _ in self.files() if matcher.matches(display))
+        found: list[str] = []
+        try:
+            for display, _ in self.files():
+                if matcher.matches(display):
+                    found.append(display)
+        except BudgetExceeded as exc:
+            shown = "\n".join(sorted(found)[: self.max_results]) or "(none yet)"
+            raise ToolError(f"list_files stopped: {exc}. Files matching so far:\n{shown}") from None
+        found.sort()
         if not found:
             return f"no files match {glob!r}; list_files with no glob lists every file"
-        shown = found[: self.max_results]
-        if len(found) > len(shown):
-            shown.append(f"… {len(found) - len(shown)} more files; narrow the glob")
-        return "\n".join(shown)
+        shown_files = found[: self.max_results]
+        if len(found) > len(shown_files):
+            shown_files.append(f"… {len(found) - len(shown_files)} more files; narrow the glob")
+        return "\n".join(shown_files)
