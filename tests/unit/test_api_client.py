@@ -590,8 +590,9 @@ async def test_request_timeout_waiting_for_headers(h: Harness) -> None:
 
 
 async def test_request_timeout_is_retried(h: Harness) -> None:
-    api = h.client(request_timeout=0.2, max_retries=1)
-    h.srv.script(Reply.text("late", header_delay=3.0), Reply.text(CODE))
+    # 1 s, not less: the retry's own headers must arrive in time on a loaded 2-core machine
+    api = h.client(request_timeout=1.0, max_retries=1)
+    h.srv.script(Reply.text("late", header_delay=4.0), Reply.text(CODE))
     events = await collect(api)
     (notice,) = [e for e in events if isinstance(e, RetryScheduled)]
     assert isinstance(notice.error, ApiTimeoutError)
