@@ -284,12 +284,12 @@ class JobManager:
         try:
             await asyncio.shield(job.task)
         except asyncio.CancelledError:
-            # Either the job was cancelled (task cancelled) or its own task was.
             if not job.task.done():
-                job.cancel_reason = job.cancel_reason or "cancelled"
+                # Not the stream but the job itself was cancelled: the event loop is ending
+                # (the client closed the connection). Nothing can be confirmed any more.
+                job.cancel_reason = job.cancel_reason or "cancelled: the server is stopping"
                 job.task.cancel()
-                with contextlib.suppress(BaseException):
-                    await job.task
+                raise
         except ResponsesLspError as exc:
             error = exc
         except Exception as exc:  # a bug: never let it take the buffer or the server down
