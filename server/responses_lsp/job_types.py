@@ -1,7 +1,8 @@
 """The shapes a job is made of: its request, its result, and what it needs from the server.
 
-`JobRequest` parses the `responses-lsp.run` argument object; `JobResult` is what the command
-returns; `JobHost` is the whole of the server a job may use (so jobs can be driven by tests).
+`JobRequest` parses the `responses-lsp.run` argument object; `JobResult` is how a job ends
+(the `responsesLsp/jobDone` notification and `responses-lsp.jobResult` carry it); `JobHost`
+is the whole of the server a job may use (so jobs can be driven by tests).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class JobHost(Protocol):
     def folder_paths(self) -> list[Path]: ...
     def edit_capabilities(self) -> dict[str, bool]: ...
     async def apply_workspace_edit(self, edit: Any, label: str) -> bool: ...
+    def job_done(self, result: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -110,7 +112,8 @@ class Job:
     id: int
     request: JobRequest
     token: str
-    task: asyncio.Task[Any] | None = None
+    task: asyncio.Task[Any] | None = None  # the stream (or tool loop) once it runs
+    runner: asyncio.Future[Any] | None = None  # the whole job after its command answered
     cancel_reason: str | None = None
     region: Any = None
     original: str = ""  # for follow-ups: the code before the first edit of the chain
