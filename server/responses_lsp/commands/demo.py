@@ -224,7 +224,8 @@ async def _watch(
     seconds = time.monotonic() - started
     say(
         style("✓ ", "green", "bold")
-        + f"applied in {seconds:.1f} s: {result.get('tokens', 0)} tokens streamed into the "
+        + f"applied in {seconds:.1f} s: {plural(int(result.get('tokens', 0)), 'token')} "
+        "streamed into the "
         f"buffer as {result.get('edits', 0)} edits ({_size(int(result.get('editBytes', 0)))})."
     )
     say()
@@ -292,7 +293,7 @@ class LiveView:
         if progress.kind == "end":
             return
         message = progress.message or progress.title
-        found = re.search(r"(\d+) tokens", message)
+        found = re.search(r"(\d+) tokens?\b", message)
         if found:
             self.rate.update(int(found.group(1)))
             self.state = "streaming"
@@ -321,7 +322,7 @@ class LiveView:
             self.out.write("\n")
             self.out.flush()
         if self.status is not None and applied:
-            self.status.update(f"done: {result.get('tokens', 0)} tokens", "end")
+            self.status.update(f"done: {plural(int(result.get('tokens', 0)), 'token')}", "end")
 
     # ---- drawing
 
