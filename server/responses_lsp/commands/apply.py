@@ -15,8 +15,8 @@ in languages without a parser.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from responses_lsp.commands.console import EXIT_CODES_HELP, model_argument, url_argument
@@ -294,7 +294,6 @@ async def _apply(args: argparse.Namespace) -> int:
         EXIT_FAILURE,
         EXIT_NO_CHANGE,
         EXIT_OK,
-        EXIT_USAGE,
         CommandError,
         Rate,
         StatusLine,

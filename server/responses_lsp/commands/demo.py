@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from responses_lsp.commands.console import EXIT_CODES_HELP, Style
+from responses_lsp.commands.console import EXIT_CODES_HELP, Style, plural
 
 if TYPE_CHECKING:
     from responses_lsp.commands.lsp_client import Progress
