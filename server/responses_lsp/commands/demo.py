@@ -56,6 +56,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="TOKENS_PER_S",
         help=f"pace of the scripted reply (default: {DEFAULT_SPEED:g})",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the scripted endpoint on 127.0.0.1 for your own editor and print the "
+        "settings to use (Ctrl+C stops)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port for --serve (default: 8765; 0 = any free)"
+    )
     parser.add_argument("--no-color", action="store_true", help="no ANSI colours")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the server's log")
     parser.add_argument("--output-file", type=Path, help=argparse.SUPPRESS)
@@ -77,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
     from responses_lsp.commands.console import guarded
 
+    if args.serve:
+        from responses_lsp.commands.demo_serve import serve
+
+        return guarded("demo", args.verbose, lambda: serve(args))
     return guarded("demo", args.verbose, lambda: asyncio.run(_demo(args)))
 
 
