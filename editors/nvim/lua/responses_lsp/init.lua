@@ -128,7 +128,11 @@ local function finished(client, bufnr, err, result)
       undo.forget_buffer(client.id, bufnr)
     end
   end
+  if type(result) == 'table' and result.outcome == 'error' then
+    M.record_error(tostring(result.message or 'error'))
+  end
   if err then
+    M.record_error(err.message or tostring(err))
     notify(err.message or tostring(err), vim.log.levels.ERROR)
   elseif type(result) == 'table' and not M.config.progress and (result.message or '') ~= '' then
     notify(result.message)
@@ -386,11 +390,62 @@ function M.session(what)
   )
 end
 
+--- The last error seen (for `:checkhealth responses_lsp`): { message, at } or nil.
+---@type { message: string, at: string }?
+M.last_error = nil
+
+---@param message string
+function M.record_error(message)
+  M.last_error = { message = message, at = os.date('%Y-%m-%d %H:%M:%S') }
+end
+
+--- How to install the server (the README's one line) and where it must be.
+M.INSTALL_HINT = 'install it with `uv tool install ~/responses-lsp` (a clone; `uv tool update-shell`'
+  .. ' puts ~/.local/bin on $PATH), or point `cmd` at it:'
+  .. " vim.lsp.config('responses_lsp', { cmd = { '/path/to/responses-lsp' } })"
+
+--- The config's command and what is wrong with it: (cmd, nil) when it can start, (cmd, why)
+--- when Neovim would skip it (0.11 silently skips a config whose cmd[1] is not executable).
+---@return table|function|nil cmd, string? problem
+function M.executable_problem()
+  local config = vim.lsp.config[M.config.name]
+  local cmd = config and config.cmd
+  if type(cmd) ~= 'table' or not cmd[1] then
+    return cmd, nil
+  end
+  if vim.fn.executable(cmd[1]) == 1 then
+    return cmd, nil
+  end
+  return cmd, ('`%s` is not executable (not found on $PATH), so Neovim does not start the server'):format(cmd[1])
+end
+
+local told_missing = false
+
+--- Tell the user once when the server cannot start because its executable is missing.
+function M.check_executable()
+  if told_missing then
+    return
+  end
+  local _, problem = M.executable_problem()
+  if problem then
+    told_missing = true
+    M.record_error(problem)
+    notify(problem .. '; ' .. M.INSTALL_HINT .. ' (:checkhealth responses_lsp)', vim.log.levels.WARN)
+  end
+end
+
 ---@param client vim.lsp.Client
 local function adopt(client)
   if M.is_ours(client) then
     client.handlers['workspace/applyEdit'] = undo.apply_edit
     client.handlers[JOB_DONE] = job_done
+    local show = client.handlers['window/showMessage'] or vim.lsp.handlers['window/showMessage']
+    client.handlers['window/showMessage'] = function(err, params, ctx)
+      if type(params) == 'table' and params.type == vim.lsp.protocol.MessageType.Error then
+        M.record_error(tostring(params.message))
+      end
+      return show(err, params, ctx)
+    end
   end
 end
 
@@ -455,6 +510,21 @@ function M.setup(opts)
   for _, client in ipairs(vim.lsp.get_clients()) do
     adopt(client)
   end
+  -- Neovim 0.11 skips a config whose executable is missing without a word: say it once, when
+  -- a file the server would serve is opened (the cmd may still be changed after setup()).
+  vim.api.nvim_create_autocmd('FileType', {
+    group = group,
+    desc = 'responses-lsp: is the server executable there?',
+    callback = function(ev)
+      local config = vim.lsp.config[M.config.name]
+      local filetypes = config and config.filetypes
+      if vim.lsp.is_enabled == nil or vim.lsp.is_enabled(M.config.name) then
+        if not filetypes or vim.list_contains(filetypes, ev.match) then
+          M.check_executable()
+        end
+      end
+    end,
+  })
   if M.config.progress then
     progress.attach(M.config.progress, M.is_ours, group)
   end
