@@ -72,7 +72,8 @@ require('responses_lsp').setup()
 vim.lsp.config('responses_lsp', { cmd = { vim.env.RLSP_PYTHON, '-m', 'responses_lsp' } })
 vim.lsp.enable('responses_lsp')
 vim.cmd('edit ' .. vim.env.RLSP_CASE .. '/app.py')
-assert(vim.wait(20000, function() return #vim.lsp.get_clients({ bufnr = 0 }) > 0 end, 20), 'no client')
+local attached = function() return #vim.lsp.get_clients({ bufnr = 0 }) > 0 end
+assert(vim.wait(20000, attached, 20), 'no client')
 local done = false
 vim.api.nvim_create_autocmd('User', { pattern = 'ResponsesJobDone', callback = function(ev)
   done = true
