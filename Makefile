@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast check lint typecheck unit e2e editors test-vscode bench clean
+.PHONY: demo test test-fast check lint typecheck unit e2e editors test-install test-vscode vsix bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,15 @@ demo: $(STAMP)
 
 ## The whole test suite: lint, strict types, unit + e2e + real editors (Neovim, a Node
 ## client), then VS Code itself (code-server in headless Chromium; installs what it needs).
-test: test-fast test-vscode
+test: test-fast test-install test-vscode
 
 ## Everything but the VS Code tier (a few minutes).
 test-fast: check
 	$(BIN)/pytest -q
+
+## The README's install line on a fresh HOME, then --help, demo and Neovim (~1 min).
+test-install: $(STAMP)
+	RESPONSES_LSP_TEST_INSTALL=1 $(BIN)/pytest -q tests/install
 
 test-vscode: $(STAMP)
 	RESPONSES_LSP_PYTHON=$(abspath $(BIN)/python) tests/vscode/run.sh
