@@ -34,6 +34,14 @@ test-install: $(STAMP)
 test-vscode: $(STAMP)
 	RESPONSES_LSP_PYTHON=$(abspath $(BIN)/python) tests/vscode/run.sh
 
+## The VS Code extension with the server's wheel inside: editors/vscode/responses-lsp.vsix
+## (needs Node.js 18+ and npm).
+vsix: $(STAMP)
+	rm -rf editors/vscode/bundled
+	$(BIN)/pip wheel --quiet --no-deps -w editors/vscode/bundled .
+	cd editors/vscode && { [ -d node_modules ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] || \
+		npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent package
+
 check: lint typecheck
 
 lint: $(STAMP)

@@ -148,7 +148,8 @@ async function scenarios(wb) {
   // 0. Without a key the actions are listed disabled (in Refactor…; Ctrl+. hides disabled ones)
   //    and the status bar offers "Set API key" (secret storage -> the server's environment).
   const listed = page.locator('.action-widget .monaco-list-row.action', { hasText: 'Refactor to async (AI)' });
-  await poll('the actions listed (disabled) in Refactor… without a key', 60000, async () => {
+  // the first start installs the server bundled in the .vsix into the extension's environment
+  await poll('the actions listed (disabled) in Refactor… without a key', 240000, async () => {
     await wb.editorLine('time.sleep(0.1)').click();
     try {
       // "Refactor..." exists once a code action provider is registered (the client started)
