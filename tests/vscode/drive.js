@@ -150,6 +150,7 @@ async function scenarios(wb) {
   const listed = page.locator('.action-widget .monaco-list-row.action', { hasText: 'Refactor to async (AI)' });
   // the first start installs the server bundled in the .vsix into the extension's environment
   await poll('the actions listed (disabled) in Refactor… without a key', 240000, async () => {
+    await wb.collectNotices();
     await wb.editorLine('time.sleep(0.1)').click();
     try {
       // "Refactor..." exists once a code action provider is registered (the client started)
@@ -161,6 +162,11 @@ async function scenarios(wb) {
       return 'no menu yet';
     }
   });
+  const installing = [...wb.notices].filter((notice) => notice.includes('installing the language server'));
+  if (installing.length === 0) {
+    throw new Error(`no "installing the language server" progress on first start; seen: ${JSON.stringify([...wb.notices])}`);
+  }
+  log(`ok   first start: the bundled server was installed with progress (${JSON.stringify(installing[0])})`);
   const rowClass = await listed.first().getAttribute('class');
   const menuText = (await page.locator('.action-widget').allInnerTexts()).join(' | ');
   log(`Refactor… without a key: class="${rowClass}" text=${JSON.stringify(menuText)}`);
