@@ -142,15 +142,6 @@ class JobManager:
         job.runner = asyncio.ensure_future(self._live(job, prepared, started))
         return {"jobId": job.id, "outcome": "started", "token": job.token}
 
-    async def run(self, request: JobRequest) -> JobResult:
-        """Start a job and wait for its end (for callers inside the server and tests)."""
-        answer = self.start(request)
-        job_id = int(answer["jobId"])
-        job = self.jobs.get(job_id)
-        if job is not None:
-            await job.finished.wait()
-        return JobResult.from_json(self.results[job_id])
-
     async def _live(self, job: Job, runner: Runner, started: float) -> None:
         try:
             result = await runner()
