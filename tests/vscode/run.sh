@@ -255,5 +255,7 @@ if [ "$rc" -ne 0 ]; then
 fi
 MARKER="$(find "$DATA" -name .responses-lsp-wheel -path '*server-env*' | head -1)"
 [ -n "$MARKER" ] || die "the extension did not install its bundled server"
+grep -rqs "installing the bundled server" "$DATA/user/logs" ||
+  die "the extension's log does not show the first-start install of the bundled server"
 log "the extension ran its bundled server: $(cat "$MARKER") in ${MARKER%/*}"
 log "PASS in $((SECONDS - T0)) s"
