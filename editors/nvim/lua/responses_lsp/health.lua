@@ -15,6 +15,7 @@ end
 function M.check()
   local health = vim.health
   local rlsp = require('responses_lsp')
+  local status = require('responses_lsp.status')
   local name = rlsp.config.name
   local config = vim.lsp.config[name]
 
@@ -31,11 +32,11 @@ function M.check()
   else
     health.warn(('config %q is not enabled'):format(name), { ("vim.lsp.enable('%s')"):format(name) })
   end
-  local cmd, problem = rlsp.executable_problem()
+  local cmd, problem = status.executable_problem(name)
   if type(cmd) == 'function' then
     health.info('cmd is a function: not checked')
   elseif problem then
-    health.error(problem, { rlsp.INSTALL_HINT })
+    health.error(problem, { status.INSTALL_HINT })
   elseif type(cmd) == 'table' then
     health.ok(('executable: %s'):format(vim.fn.exepath(cmd[1])))
     local argv = vim.list_extend(vim.deepcopy(cmd), { '--version' })
@@ -82,8 +83,8 @@ function M.check()
   health.start('responses-lsp: state')
   local clients = vim.tbl_filter(rlsp.is_ours, vim.lsp.get_clients())
   health.info(('running clients: %d'):format(#clients))
-  if rlsp.last_error then
-    health.warn(('last error (%s): %s'):format(rlsp.last_error.at, rlsp.last_error.message))
+  if status.last_error then
+    health.warn(('last error (%s): %s'):format(status.last_error.at, status.last_error.message))
   else
     health.ok('last error: none')
   end

@@ -14,6 +14,7 @@
 --- When a job ends it fires `User ResponsesJobDone` with `data = { client_id, bufnr, result, err }`.
 
 local progress = require('responses_lsp.progress')
+local status = require('responses_lsp.status')
 local undo = require('responses_lsp.undo')
 
 local M = {}
@@ -129,10 +130,10 @@ local function finished(client, bufnr, err, result)
     end
   end
   if type(result) == 'table' and result.outcome == 'error' then
-    M.record_error(tostring(result.message or 'error'))
+    status.record_error(tostring(result.message or 'error'))
   end
   if err then
-    M.record_error(err.message or tostring(err))
+    status.record_error(err.message or tostring(err))
     notify(err.message or tostring(err), vim.log.levels.ERROR)
   elseif type(result) == 'table' and not M.config.progress and (result.message or '') ~= '' then
     notify(result.message)
@@ -390,50 +391,6 @@ function M.session(what)
   )
 end
 
---- The last error seen (for `:checkhealth responses_lsp`): { message, at } or nil.
----@type { message: string, at: string }?
-M.last_error = nil
-
----@param message string
-function M.record_error(message)
-  M.last_error = { message = message, at = os.date('%Y-%m-%d %H:%M:%S') }
-end
-
---- How to install the server (the README's one line) and where it must be.
-M.INSTALL_HINT = 'install it with `uv tool install ~/responses-lsp` (a clone; `uv tool update-shell`'
-  .. ' puts ~/.local/bin on $PATH), or point `cmd` at it:'
-  .. " vim.lsp.config('responses_lsp', { cmd = { '/path/to/responses-lsp' } })"
-
---- The config's command and what is wrong with it: (cmd, nil) when it can start, (cmd, why)
---- when Neovim would skip it (0.11 silently skips a config whose cmd[1] is not executable).
----@return table|function|nil cmd, string? problem
-function M.executable_problem()
-  local config = vim.lsp.config[M.config.name]
-  local cmd = config and config.cmd
-  if type(cmd) ~= 'table' or not cmd[1] then
-    return cmd, nil
-  end
-  if vim.fn.executable(cmd[1]) == 1 then
-    return cmd, nil
-  end
-  return cmd, ('`%s` is not executable (not found on $PATH), so Neovim does not start the server'):format(cmd[1])
-end
-
-local told_missing = false
-
---- Tell the user once when the server cannot start because its executable is missing.
-function M.check_executable()
-  if told_missing then
-    return
-  end
-  local _, problem = M.executable_problem()
-  if problem then
-    told_missing = true
-    M.record_error(problem)
-    notify(problem .. '; ' .. M.INSTALL_HINT .. ' (:checkhealth responses_lsp)', vim.log.levels.WARN)
-  end
-end
-
 ---@param client vim.lsp.Client
 local function adopt(client)
   if M.is_ours(client) then
@@ -442,7 +399,7 @@ local function adopt(client)
     local show = client.handlers['window/showMessage'] or vim.lsp.handlers['window/showMessage']
     client.handlers['window/showMessage'] = function(err, params, ctx)
       if type(params) == 'table' and params.type == vim.lsp.protocol.MessageType.Error then
-        M.record_error(tostring(params.message))
+        status.record_error(tostring(params.message))
       end
       return show(err, params, ctx)
     end
@@ -520,7 +477,7 @@ function M.setup(opts)
       local filetypes = config and config.filetypes
       if vim.lsp.is_enabled == nil or vim.lsp.is_enabled(M.config.name) then
         if not filetypes or vim.list_contains(filetypes, ev.match) then
-          M.check_executable()
+          status.check_executable(M.config.name)
         end
       end
     end,
