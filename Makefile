@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast check lint typecheck unit e2e editors test-gateway test-vscode bench clean
+.PHONY: demo test test-fast check lint typecheck unit e2e editors test-install test-gateway test-vscode vsix bench clean
 
 ## The LiteLLM proxy for the gateway tier: its own virtualenv (it is large, and must not
 ## leak into the product's environment), git-ignored, installed once (stamp file).
@@ -16,7 +16,7 @@ LITELLM_STAMP   := $(LITELLM_VENV)/.installed-$(LITELLM_VERSION)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,editors]'
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -28,7 +28,7 @@ demo: $(STAMP)
 ## The whole test suite: lint, strict types, unit + e2e + real editors (Neovim, a Node
 ## client), the gateway tier (the LiteLLM proxy), then VS Code itself (code-server in
 ## headless Chromium; installs what it needs).
-test: test-fast test-gateway test-vscode
+test: test-fast test-install test-gateway test-vscode
 
 ## Everything but the VS Code and gateway tiers (a few minutes).
 test-fast: check
@@ -45,8 +45,20 @@ $(LITELLM_STAMP):
 test-gateway: $(STAMP) $(LITELLM_STAMP)
 	RESPONSES_LSP_GATEWAY_TIER=1 $(BIN)/pytest -q tests/gateway
 
+## The README's install line on a fresh HOME, then --help, demo and Neovim (~1 min).
+test-install: $(STAMP)
+	RESPONSES_LSP_TEST_INSTALL=1 $(BIN)/pytest -q tests/install
+
 test-vscode: $(STAMP)
 	RESPONSES_LSP_PYTHON=$(abspath $(BIN)/python) tests/vscode/run.sh
+
+## The VS Code extension with the server's wheel inside: editors/vscode/responses-lsp.vsix
+## (needs Node.js 18+ and npm).
+vsix: $(STAMP)
+	rm -rf editors/vscode/bundled
+	$(BIN)/pip wheel --quiet --no-deps -w editors/vscode/bundled .
+	cd editors/vscode && { [ -d node_modules ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] || \
+		npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent package
 
 check: lint typecheck
 

@@ -417,7 +417,10 @@ class JobManager:
                     now = time.monotonic()
                     if has_progress and now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
-                        host.progress_report(job.token, f"streaming… {stats.tokens} tokens")
+                        host.progress_report(
+                            job.token,
+                            f"streaming… {stats.tokens} token{'' if stats.tokens == 1 else 's'}",
+                        )
                 elif isinstance(event, OutputItemDone):
                     output.append(event.item.as_input())
                 elif isinstance(event, RetryScheduled):
@@ -520,7 +523,7 @@ class JobManager:
                 "responses-lsp: the model's answer contained no code; nothing was changed.",
             )
         elif outcome == "applied":
-            message = f"done: {stats.tokens} tokens"
+            message = f"done: {stats.tokens} token{'' if stats.tokens == 1 else 's'}"
         if not confirmed and outcome == "applied":
             message += " (unconfirmed by the editor)"
         return JobResult(

@@ -31,6 +31,7 @@ PREFIX = "responsesLsp."
 EXTENSION_ONLY = {
     # read by the VS Code extension only, never sent to the server
     "responsesLsp.interpreter": "the Python that runs `python -m responses_lsp`",
+    "responsesLsp.serverPath": "a `responses-lsp` executable to run instead of the bundled one",
     "responsesLsp.trace.server": "vscode-languageclient's protocol trace",
 }
 SCOPES = {

@@ -148,7 +148,9 @@ async function scenarios(wb) {
   // 0. Without a key the actions are listed disabled (in Refactor…; Ctrl+. hides disabled ones)
   //    and the status bar offers "Set API key" (secret storage -> the server's environment).
   const listed = page.locator('.action-widget .monaco-list-row.action', { hasText: 'Refactor to async (AI)' });
-  await poll('the actions listed (disabled) in Refactor… without a key', 60000, async () => {
+  // the first start installs the server bundled in the .vsix into the extension's environment
+  await poll('the actions listed (disabled) in Refactor… without a key', 240000, async () => {
+    await wb.collectNotices();
     await wb.editorLine('time.sleep(0.1)').click();
     try {
       // "Refactor..." exists once a code action provider is registered (the client started)
@@ -160,6 +162,8 @@ async function scenarios(wb) {
       return 'no menu yet';
     }
   });
+  const installing = [...wb.notices].filter((notice) => notice.includes('installing the language server'));
+  log(`first start: install progress toast ${installing.length ? `seen (${JSON.stringify(installing[0])})` : 'not caught'}`);
   const rowClass = await listed.first().getAttribute('class');
   const menuText = (await page.locator('.action-widget').allInnerTexts()).join(' | ');
   log(`Refactor… without a key: class="${rowClass}" text=${JSON.stringify(menuText)}`);

@@ -10,7 +10,10 @@
 # Node 24 (npm `node@24`), code-server, playwright-core, and their npm cache. Every process it
 # starts is in its own process group and is killed on exit; everything listens on 127.0.0.1.
 # Screenshots go to .cache/vscode-tier/screenshots/ (a failure: last-failure.png there).
-# Env: RESPONSES_LSP_PYTHON (interpreter for the server; default .venv/bin/python),
+# The extension runs the server bundled in its .vsix (built by `make vsix`): nothing of the
+# server is installed where code-server runs (checked), and the extension installs it into its
+# own environment on first start (pip, from the package index), as it does for a user.
+# Env: RESPONSES_LSP_PYTHON (interpreter for the loopback endpoint; default .venv/bin/python),
 #      VSCODE_TIER_KEEP=1 (keep the run directory with the code-server and server logs).
 set -euo pipefail
 
@@ -132,26 +135,35 @@ free_port() {
   "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# ---------------------------------------------------------------- the server's Python
+# ---------------------------------------------------------------- the loopback's Python
 
 PYTHON="${RESPONSES_LSP_PYTHON:-$REPO/.venv/bin/python}"
 [ -x "$PYTHON" ] || die "no Python at $PYTHON: run 'make venv' or set RESPONSES_LSP_PYTHON"
-export PYTHONPATH="$REPO/server${PYTHONPATH:+:$PYTHONPATH}"
-"$PYTHON" -c 'import responses_lsp, pygls' 2>/dev/null ||
-  die "$PYTHON cannot import responses_lsp and pygls: pip install -e '$REPO'"
+LOOPBACK_PYTHONPATH="$REPO/server${PYTHONPATH:+:$PYTHONPATH}"
+PYTHONPATH="$LOOPBACK_PYTHONPATH" "$PYTHON" -c 'import responses_lsp' 2>/dev/null ||
+  die "$PYTHON cannot import responses_lsp (for the loopback endpoint): make venv"
 
-# ---------------------------------------------------------------- build the extension and the .vsix
+# code-server and the extension host see neither the repository nor its .venv: the server they
+# run is the one inside the .vsix
+CS_PATH="$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -F -x -e "$REPO/.venv/bin" -e "${VIRTUAL_ENV:-/nonexistent}/bin" | paste -sd: -)"
+if env -u PYTHONPATH -u VIRTUAL_ENV PATH="$CS_PATH" python3 -c 'import responses_lsp' 2>/dev/null; then
+  die "python3 on code-server's PATH already has responses_lsp: the tier must start without it"
+fi
+if PATH="$CS_PATH" bash -c 'command -v responses-lsp' >/dev/null; then
+  die "responses-lsp is on code-server's PATH: the tier must start without it"
+fi
+log "no server installed for code-server (python3: $(PATH="$CS_PATH" bash -c 'command -v python3'))"
+
+# ---------------------------------------------------------------- build the .vsix (server inside)
 
 EXT="$REPO/editors/vscode"
-log "building the extension (npm ci, npm run package)"
-(
-  cd "$EXT"
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
-  fi
-  npm run --silent package >/dev/null
-) || die "extension build failed"
+log "building the .vsix (make vsix: the server's wheel, npm ci, npm run package)"
+make -C "$REPO" --no-print-directory vsix >"$CACHE/vsix-build.log" 2>&1 ||
+  { tail -30 "$CACHE/vsix-build.log" >&2; die "make vsix failed"; }
 VSIX="$EXT/responses-lsp.vsix"
+"$PYTHON" -c 'import re, sys, zipfile
+sys.exit(not any(re.match(r"extension/bundled/responses_lsp-.*\.whl$", n) for n in zipfile.ZipFile(sys.argv[1]).namelist()))' "$VSIX" ||
+  die "the .vsix has no server wheel"
 
 # code-server asks its extension gallery (open-vsx.org) for updates: point it at a closed
 # loopback port so nothing leaves 127.0.0.1
@@ -170,7 +182,7 @@ log "installing the .vsix into an isolated extensions dir"
 # ---------------------------------------------------------------- loopback Responses API
 
 API_KEY="sk-vscode-tier-$$"
-spawn "$RUN_DIR/loopback.log" "$PYTHON" -m responses_lsp.loopback --host 127.0.0.1 --port 0 \
+spawn "$RUN_DIR/loopback.log" env PYTHONPATH="$LOOPBACK_PYTHONPATH" "$PYTHON" -m responses_lsp.loopback --host 127.0.0.1 --port 0 \
   --script "$HERE/loopback-script.json" --expected-key "$API_KEY" --record "$RUN_DIR/requests.jsonl"
 for _ in $(seq 100); do
   LOOPBACK_URL="$(sed -n 's/^LOOPBACK_URL=//p' "$RUN_DIR/loopback.log")"
@@ -202,19 +214,13 @@ cat >"$DATA/user/User/settings.json" <<JSON
   "responsesLsp.baseUrl": "$LOOPBACK_URL"
 }
 JSON
-# machine-scoped settings live in the remote ("Machine") settings: code-server is a remote
-mkdir -p "$DATA/user/Machine"
-cat >"$DATA/user/Machine/settings.json" <<JSON
-{
-  "responsesLsp.interpreter": "$PYTHON"
-}
-JSON
+# no responsesLsp.interpreter / serverPath: the extension uses the server bundled in the .vsix
 cp "$HERE/workspace/app.py.txt" "$WORKSPACE/app.py"  # .txt: not linted as part of the repo
 
 CS_PORT="$(free_port)"
 # The extension host inherits this environment: no real key may leak in, and the test key
 # reaches the server only through "Responses LSP: Set API Key" (VS Code secret storage).
-spawn "$RUN_DIR/code-server.log" env -u OPENAI_API_KEY -u OPENAI_BASE_URL \
+spawn "$RUN_DIR/code-server.log" env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u PYTHONPATH -u VIRTUAL_ENV PATH="$CS_PATH" \
   "$CODE_SERVER" --auth none --bind-addr "127.0.0.1:$CS_PORT" \
   --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
   --extensions-dir "$DATA/ext" --user-data-dir "$DATA/user" "$WORKSPACE"
@@ -247,4 +253,9 @@ if [ "$rc" -ne 0 ]; then
   find "$DATA/user/logs" -name '*Responses LSP*' -exec tail -60 {} \; >&2 2>/dev/null || true
   die "the VS Code scenarios failed (rc=$rc)"
 fi
+MARKER="$(find "$DATA" -name .responses-lsp-wheel -path '*server-env*' | head -1)"
+[ -n "$MARKER" ] || die "the extension did not install its bundled server"
+grep -rqs "installing the bundled server" "$DATA/user/logs" ||
+  die "the extension's log does not show the first-start install of the bundled server"
+log "the extension ran its bundled server: $(cat "$MARKER") in ${MARKER%/*}"
 log "PASS in $((SECONDS - T0)) s"

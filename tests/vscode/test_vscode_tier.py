@@ -2,7 +2,8 @@
 
 Slow (a cold run installs Chromium, Node 24 and code-server first), so it is opt-in: it runs
 only with `RESPONSES_LSP_VSCODE_TIER=1` (`make test-vscode`), never in the default `pytest`.
-The server runs on this interpreter unless `RESPONSES_LSP_PYTHON` says otherwise.
+The extension runs the server bundled in its .vsix (`make vsix`), installed on first start;
+this interpreter (or `RESPONSES_LSP_PYTHON`) only runs the loopback endpoint.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 ---
 --- Install the server, then enable this config (Neovim 0.11+):
 --- ```sh
---- pipx install /path/to/responses-lsp   # a clone; puts `responses-lsp` on $PATH
+--- uv tool install ~/responses-lsp       # a clone; puts `responses-lsp` in ~/.local/bin
 --- export OPENAI_API_KEY=sk-...            # read by the server; never put the key in this file
 --- ```
 --- ```lua

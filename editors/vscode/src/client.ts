@@ -163,7 +163,7 @@ export function createClient(python: Interpreter, env: NodeJS.ProcessEnv, parts:
   const serverOptions: ServerOptions = {
     command: python.command,
     // stdio is the default; `transport: TransportKind.stdio` would append `--stdio`, which the CLI rejects
-    args: ['-m', 'responses_lsp'],
+    args: python.isServer ? [] : ['-m', 'responses_lsp'],
     options: { env, cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath },
   };
   const clientOptions: LanguageClientOptions = {

@@ -10,7 +10,8 @@ import { WorkDoneProgressCancelNotification, type LanguageClient } from 'vscode-
 import { ApiKeyStore } from './apiKey';
 import { CANCEL, createClient, JOBS, RUN, serverCommand, type ClientParts, type RunningJob } from './client';
 import { JobsView } from './jobs';
-import { onDidChangePythonInterpreter, resolveInterpreter, serverVersion } from './python';
+import { bundledServer } from './bundled';
+import { configuredServer, onDidChangePythonInterpreter, resolveInterpreter, serverVersion, type Interpreter } from './python';
 import { needsRestart, SECTION, serverKeys, ServerSettings } from './settings';
 import { SingleUndo } from './undo';
 
@@ -36,24 +37,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let keyEnv = 'OPENAI_API_KEY';
   let env: NodeJS.ProcessEnv = process.env;
   const start = async (): Promise<void> => {
-    const python = await resolveInterpreter();
     keyEnv = vscode.workspace.getConfiguration(SECTION).get<string>('apiKeyEnv') || 'OPENAI_API_KEY';
     env = { ...process.env, ...(await keys.serverEnv(keyEnv)) };
     keys.showMissing(env, keyEnv);
+    let python: Interpreter | undefined;
     try {
+      python = configuredServer() ?? (await bundledServer(context, await resolveInterpreter(), output));
       const version = await serverVersion(python, env);
       output.info(`starting responses-lsp ${version} with ${python.command} (from ${python.source})`);
     } catch (error) {
       output.error(String(error));
       void vscode.window
         .showErrorMessage(
-          `Responses LSP: ${(error as Error).message}. Install it with \`pip install responses-lsp\` or set responsesLsp.interpreter.`,
+          `Responses LSP: ${(error as Error).message}. The extension installs its bundled server with Python 3.11+ (the Python extension's interpreter, else python3); or set responsesLsp.serverPath to an installed responses-lsp (\`uv tool install ~/responses-lsp\`, see the README).`,
           'Open Settings',
           'Show Log',
         )
         .then((choice) => {
           if (choice === 'Open Settings') {
-            void vscode.commands.executeCommand('workbench.action.openSettings', `${SECTION}.interpreter`);
+            void vscode.commands.executeCommand('workbench.action.openSettings', `${SECTION}.serverPath`);
           } else if (choice === 'Show Log') {
             output.show();
           }
@@ -109,7 +111,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     keys.onDidChange(restartSoon),
   );
   const pythonWatch = await onDidChangePythonInterpreter(() => {
-    if (!vscode.workspace.getConfiguration(SECTION).get<string>('interpreter')) {
+    if (!configuredServer()) {
       restartSoon();
     }
   });

@@ -1,8 +1,10 @@
 /**
  * Finding the Python interpreter that runs `python -m responses_lsp`.
  *
- * In order: the `responsesLsp.interpreter` setting, the interpreter selected in the Python
- * extension (`ms-python.python`, when installed), `python3` on PATH.
+ * Explicit settings win: `responsesLsp.serverPath` (the `responses-lsp` executable), then
+ * `responsesLsp.interpreter` (a Python with `responses_lsp`). Otherwise the extension runs the
+ * server bundled in the .vsix (bundled.ts), in an environment created from the interpreter
+ * selected in the Python extension (`ms-python.python`, when installed), else `python3` on PATH.
  */
 import { execFile } from 'node:child_process';
 import * as os from 'node:os';
@@ -14,6 +16,8 @@ export interface Interpreter {
   command: string;
   /** Where it came from, for the log and for error messages. */
   source: string;
+  /** True when `command` is the server itself (`responsesLsp.serverPath`), not a Python. */
+  isServer?: boolean;
 }
 
 /** The part of the Python extension's API used here (`@vscode/python-extension`). */
@@ -47,11 +51,22 @@ async function pythonApi(): Promise<PythonApi | undefined> {
   }
 }
 
-export async function resolveInterpreter(): Promise<Interpreter> {
-  const configured = vscode.workspace.getConfiguration(SECTION).get<string>('interpreter')?.trim();
+/** What the user set explicitly: `responsesLsp.serverPath`, else `responsesLsp.interpreter`. */
+export function configuredServer(): Interpreter | undefined {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const server = config.get<string>('serverPath')?.trim();
+  if (server) {
+    return { command: expand(server), source: `setting ${SECTION}.serverPath`, isServer: true };
+  }
+  const configured = config.get<string>('interpreter')?.trim();
   if (configured) {
     return { command: expand(configured), source: `setting ${SECTION}.interpreter` };
   }
+  return undefined;
+}
+
+/** A Python to create the bundled server's environment with: the Python extension's, else PATH's. */
+export async function resolveInterpreter(): Promise<Interpreter> {
   const api = await pythonApi();
   if (api) {
     try {
@@ -79,11 +94,13 @@ export async function onDidChangePythonInterpreter(listener: () => void): Promis
 export function serverVersion(python: Interpreter, env: NodeJS.ProcessEnv): Promise<string> {
   // imports the server module (pygls, lsprotocol) to catch missing dependencies too
   const probe = 'import responses_lsp, responses_lsp.language_server; print(responses_lsp.__version__)';
+  const args = python.isServer ? ['--version'] : ['-c', probe];
   return new Promise((resolve, reject) => {
-    execFile(python.command, ['-c', probe], { env, timeout: 15000 }, (error, stdout, stderr) => {
+    execFile(python.command, args, { env, timeout: 15000 }, (error, stdout, stderr) => {
       if (error) {
         const detail = (stderr || error.message).trim().split('\n').pop();
-        reject(new Error(`${python.command} (from ${python.source}) cannot import responses_lsp: ${detail}`));
+        const what = python.isServer ? 'cannot run' : 'cannot import responses_lsp';
+        reject(new Error(`${python.command} (from ${python.source}) ${what}: ${detail}`));
       } else {
         resolve(stdout.trim());
       }

@@ -11,10 +11,10 @@ import * as vscode from 'vscode';
 export const SECTION = 'responsesLsp';
 
 /** Read by the extension, never sent to the server (it would reject them as unknown). */
-export const EXTENSION_ONLY: ReadonlySet<string> = new Set(['interpreter', 'trace.server']);
+export const EXTENSION_ONLY: ReadonlySet<string> = new Set(['interpreter', 'serverPath', 'trace.server']);
 
 /** Changing one of these needs a new server process; the rest is reloaded live. */
-export const RESTART_KEYS: readonly string[] = ['interpreter', 'apiKeyEnv'];
+export const RESTART_KEYS: readonly string[] = ['interpreter', 'serverPath', 'apiKeyEnv'];
 
 /** The server's keys, from this extension's package.json (without the `responsesLsp.` prefix). */
 export function serverKeys(packageJSON: { contributes?: { configuration?: { properties?: object } } }): string[] {

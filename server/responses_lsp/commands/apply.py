@@ -15,6 +15,7 @@ in languages without a parser.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +160,7 @@ def parse_target(text: str, lines: str | None = None) -> Target:
             )
     found = re.match(_TARGET, text)
     if found is None or (lines is None and Path(text).exists()):
+        _check_suffix(text, lines)
         return Target(text)
     start = int(found["start"])
     end = int(found["end"]) if found["end"] else None
@@ -169,6 +171,45 @@ def parse_target(text: str, lines: str | None = None) -> Target:
             code=EXIT_USAGE,
         )
     return Target(found["path"], start, end)
+
+
+def _check_suffix(text: str, lines: str | None) -> None:
+    """`app.py:abc` (no such file, but `app.py` exists) is a mistyped line range, not a
+    file name: say so instead of "cannot read app.py:abc"."""
+    from responses_lsp.commands.console import EXIT_USAGE, CommandError
+
+    path, colon, suffix = text.rpartition(":")
+    if lines is not None or not colon or not path or Path(text).exists():
+        return
+    if Path(path).is_file():
+        raise CommandError(
+            f"bad line range {suffix!r} in {text!r}",
+            hint="FILE, FILE:START or FILE:START-END, lines 1-based (e.g. app.py:12-30)",
+            code=EXIT_USAGE,
+        )
+
+
+def not_offered(action_id: str, offered: Sequence[str], language: str) -> Exception:
+    """The usage error for an action the menu does not show, with a "did you mean"."""
+    import difflib
+
+    from responses_lsp.commands.console import EXIT_USAGE, CommandError
+
+    listed = ", ".join(offered) or "none"
+    close = difflib.get_close_matches(action_id, list(offered), n=1, cutoff=0.6)
+    if action_id == "fix-diagnostics":
+        close = []  # a real action, offered only with diagnostics
+    elif not close:
+        close = [o for o in offered if action_id and action_id.lower() in o.lower()][:1]
+    hint = "fix-diagnostics needs --diagnostic; --language sets the language"
+    if close:
+        hint = f"did you mean --action {close[0]}?"
+    return CommandError(
+        f"the action {action_id!r} is not offered for this {language} file "
+        f"(offered here: {listed})",
+        hint=hint,
+        code=EXIT_USAGE,
+    )
 
 
 def guess_language(name: str) -> str:
@@ -253,7 +294,6 @@ async def _apply(args: argparse.Namespace) -> int:
         EXIT_FAILURE,
         EXIT_NO_CHANGE,
         EXIT_OK,
-        EXIT_USAGE,
         CommandError,
         Rate,
         StatusLine,
@@ -298,7 +338,7 @@ async def _apply(args: argparse.Namespace) -> int:
         if progress.kind == "end":
             return
         message = progress.message or progress.title
-        found = re.search(r"(\d+) tokens", message)
+        found = re.search(r"(\d+) tokens?\b", message)
         if found:
             rate.update(int(found.group(1)))
             speed = f" · {rate.per_second:.0f} tok/s" if rate.per_second else ""
@@ -338,13 +378,7 @@ async def _apply(args: argparse.Namespace) -> int:
             )
             new_text = doc.text
     except ActionNotOffered as exc:
-        offered = ", ".join(exc.offered) or "none"
-        raise CommandError(
-            f"the action {exc.action_id!r} is not offered for this {language} file "
-            f"(offered here: {offered})",
-            hint="fix-diagnostics needs --diagnostic; --language sets the language",
-            code=EXIT_USAGE,
-        ) from exc
+        raise not_offered(exc.action_id, exc.offered, language) from exc
     except ActionDisabled as exc:
         raise CommandError(exc.reason, hint=CHECK_HINT, code=EXIT_API) from exc
     except ServerExited as exc:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from responses_lsp.commands.console import EXIT_CODES_HELP, Style
+from responses_lsp.commands.console import EXIT_CODES_HELP, Style, plural
 
 if TYPE_CHECKING:
     from responses_lsp.commands.lsp_client import Progress
@@ -56,6 +56,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="TOKENS_PER_S",
         help=f"pace of the scripted reply (default: {DEFAULT_SPEED:g})",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the scripted endpoint on 127.0.0.1 for your own editor and print the "
+        "settings to use (Ctrl+C stops)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port for --serve (default: 8765; 0 = any free)"
+    )
     parser.add_argument("--no-color", action="store_true", help="no ANSI colours")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the server's log")
     parser.add_argument("--output-file", type=Path, help=argparse.SUPPRESS)
@@ -77,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
     from responses_lsp.commands.console import guarded
 
+    if args.serve:
+        from responses_lsp.commands.demo_serve import serve
+
+        return guarded("demo", args.verbose, lambda: serve(args))
     return guarded("demo", args.verbose, lambda: asyncio.run(_demo(args)))
 
 
@@ -224,7 +237,8 @@ async def _watch(
     seconds = time.monotonic() - started
     say(
         style("✓ ", "green", "bold")
-        + f"applied in {seconds:.1f} s: {result.get('tokens', 0)} tokens streamed into the "
+        + f"applied in {seconds:.1f} s: {plural(int(result.get('tokens', 0)), 'token')} "
+        "streamed into the "
         f"buffer as {result.get('edits', 0)} edits ({_size(int(result.get('editBytes', 0)))})."
     )
     say()
@@ -292,7 +306,7 @@ class LiveView:
         if progress.kind == "end":
             return
         message = progress.message or progress.title
-        found = re.search(r"(\d+) tokens", message)
+        found = re.search(r"(\d+) tokens?\b", message)
         if found:
             self.rate.update(int(found.group(1)))
             self.state = "streaming"
@@ -321,7 +335,7 @@ class LiveView:
             self.out.write("\n")
             self.out.flush()
         if self.status is not None and applied:
-            self.status.update(f"done: {result.get('tokens', 0)} tokens", "end")
+            self.status.update(f"done: {plural(int(result.get('tokens', 0)), 'token')}", "end")
 
     # ---- drawing
 

@@ -14,6 +14,7 @@
 --- When a job ends it fires `User ResponsesJobDone` with `data = { client_id, bufnr, result, err }`.
 
 local progress = require('responses_lsp.progress')
+local status = require('responses_lsp.status')
 local undo = require('responses_lsp.undo')
 
 local M = {}
@@ -128,7 +129,11 @@ local function finished(client, bufnr, err, result)
       undo.forget_buffer(client.id, bufnr)
     end
   end
+  if type(result) == 'table' and result.outcome == 'error' then
+    status.record_error(tostring(result.message or 'error'))
+  end
   if err then
+    status.record_error(err.message or tostring(err))
     notify(err.message or tostring(err), vim.log.levels.ERROR)
   elseif type(result) == 'table' and not M.config.progress and (result.message or '') ~= '' then
     notify(result.message)
@@ -391,6 +396,13 @@ local function adopt(client)
   if M.is_ours(client) then
     client.handlers['workspace/applyEdit'] = undo.apply_edit
     client.handlers[JOB_DONE] = job_done
+    local show = client.handlers['window/showMessage'] or vim.lsp.handlers['window/showMessage']
+    client.handlers['window/showMessage'] = function(err, params, ctx)
+      if type(params) == 'table' and params.type == vim.lsp.protocol.MessageType.Error then
+        status.record_error(tostring(params.message))
+      end
+      return show(err, params, ctx)
+    end
   end
 end
 
@@ -455,6 +467,21 @@ function M.setup(opts)
   for _, client in ipairs(vim.lsp.get_clients()) do
     adopt(client)
   end
+  -- Neovim 0.11 skips a config whose executable is missing without a word: say it once, when
+  -- a file the server would serve is opened (the cmd may still be changed after setup()).
+  vim.api.nvim_create_autocmd('FileType', {
+    group = group,
+    desc = 'responses-lsp: is the server executable there?',
+    callback = function(ev)
+      local config = vim.lsp.config[M.config.name]
+      local filetypes = config and config.filetypes
+      if vim.lsp.is_enabled == nil or vim.lsp.is_enabled(M.config.name) then
+        if not filetypes or vim.list_contains(filetypes, ev.match) then
+          status.check_executable(M.config.name)
+        end
+      end
+    end,
+  })
   if M.config.progress then
     progress.attach(M.config.progress, M.is_ours, group)
   end
