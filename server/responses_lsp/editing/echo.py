@@ -259,12 +259,22 @@ class _Window:
             shift += len(new) - (high - low)
         if _touches(shifted, landed, points=False):
             return None
+        # Ours after the user's changes, at positions those changes moved: a misplaced
+        # edit. Impossible for a versioned edit (the client refuses or skips it); for an
+        # unversioned one it is rare (a keystroke inside the send->apply window), so it
+        # costs one character more than the reading without it.
+        penalty = 0
+        for (at, _end), sent in zip(landed, reversed(seq), strict=True):
+            if any(_moves(before_ours, low, high, new, at) for low, high, new in shifted):
+                if sent.version is not None:
+                    return None
+                penalty += 1
         pieces: list[Piece] = [
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
         pieces.extend(("ours", first if i == 0 else 0, _NO_SPAN) for i in range(len(seq)))
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks) + penalty
 
     def _peel_at(self, doc: Document, encoding: Encoding, sent: Sent) -> Pos | None:
         """Where `sent` sits in `doc` (its text applied last), if it does.
@@ -313,9 +323,11 @@ class _Window:
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
+        if sent.version is not None:
+            return None  # a versioned edit cannot land anywhere but where it was sent
         spot = self._pos(before, at)
         pieces.append(("ours", first, (spot, spot, sent.text)))
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks) + 1
 
     def replays(self, encoding: Encoding, pieces: list[Piece], pending: list[Sent]) -> bool:
         """Whether feeding `pieces` as `apply_did_change` will turns old into new exactly."""
@@ -413,6 +425,15 @@ def _common_suffix(a: str, b: str, prefix: int) -> int:
         else:
             high = middle - 1
     return low
+
+
+def _moves(text: str, low: int, high: int, new: str, at: int) -> bool:
+    """Whether the user's text `new` at `[low, high)` of `text` (after the change) moved
+    what the line/column position `at` points to (a change before it on its line, or one
+    that added or removed lines above it)."""
+    if high > at:
+        return False
+    return "\n" not in text[high:at] or "\n" in new
 
 
 def _touches(
