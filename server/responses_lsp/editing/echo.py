@@ -265,7 +265,7 @@ class _Window:
         # costs one character more than the reading without it.
         penalty = 0
         for (at, _end), sent in zip(landed, reversed(seq), strict=True):
-            if any(_moves(before_ours, low, high, new, at) for low, high, new in shifted):
+            if any(_moves(before_ours, high, new, at) for _low, high, new in shifted):
                 if sent.version is not None:
                     return None
                 penalty += 1
@@ -427,8 +427,8 @@ def _common_suffix(a: str, b: str, prefix: int) -> int:
     return low
 
 
-def _moves(text: str, low: int, high: int, new: str, at: int) -> bool:
-    """Whether the user's text `new` at `[low, high)` of `text` (after the change) moved
+def _moves(text: str, high: int, new: str, at: int) -> bool:
+    """Whether the user's text `new` ending at `high` in `text` (after the change) moved
     what the line/column position `at` points to (a change before it on its line, or one
     that added or removed lines above it)."""
     if high > at:
