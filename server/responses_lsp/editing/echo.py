@@ -78,7 +78,10 @@ def apply_did_change(
         if taken:
             index += taken
             continue
-        for kind, sent_index, span in decompose(doc, streamer, encoding, change):
+        # LSP: the version grows with every change, so a lone content change whose version
+        # grew by one cannot be ours *and* the user's (an upper bound on what it holds).
+        budget = version - doc.version if len(events) == 1 and version > doc.version else None
+        for kind, sent_index, span in decompose(doc, streamer, encoding, change, budget):
             if kind == "ours":
                 if span is _NO_SPAN:  # where its positions point now
                     span = streamer.literal(streamer.pending[sent_index])
@@ -107,7 +110,11 @@ Found = tuple[list[Piece], int]
 
 
 def decompose(
-    doc: Document, streamer: DocStreamer, encoding: Encoding, change: Change
+    doc: Document,
+    streamer: DocStreamer,
+    encoding: Encoding,
+    change: Change,
+    budget: int | None = None,
 ) -> list[Piece]:
     """Split one content change into our pending edits and the user's hunks (see module)."""
     index = streamer.match(change)
@@ -116,11 +123,21 @@ def decompose(
     one_line = change.start[0] == change.end[0] and not any(c in change.text for c in "\r\n")
     if one_line and not streamer.pending:  # plain typing: nothing to split or explain
         return [("user", -1, (change.start, change.end, change.text))]
-    return _with_pending(doc, streamer, encoding, change)
+    return _with_pending(doc, streamer, encoding, change, budget)
+
+
+def _changes(pieces: list[Piece]) -> int:
+    """How many client changes an explanation takes at least (ours, and one for the user's)."""
+    ours = sum(1 for kind, _, _ in pieces if kind == "ours")
+    return ours + (1 if ours < len(pieces) else 0)
 
 
 def _with_pending(
-    doc: Document, streamer: DocStreamer, encoding: Encoding, change: Change
+    doc: Document,
+    streamer: DocStreamer,
+    encoding: Encoding,
+    change: Change,
+    budget: int | None,
 ) -> list[Piece]:
     starts = [streamer.pending.index(sent) for sent, _ in streamer.candidates()]
     window = _Window.around(doc, change, streamer.pending)
@@ -142,6 +159,8 @@ def _with_pending(
                 if found is None:
                     continue
                 pieces, cost = found
+                if budget is not None and _changes(pieces) > budget:
+                    continue
                 if cost < best_cost and window.replays(encoding, pieces, streamer.pending):
                     best, best_cost = pieces, cost
                     if cost == 0:
@@ -153,6 +172,7 @@ def _with_pending(
         if (
             found is not None
             and found[1] < best_cost
+            and (budget is None or _changes(found[0]) <= budget)
             and window.replays(encoding, found[0], streamer.pending)
         ):
             best = found[0]
