@@ -349,3 +349,27 @@ def test_vscode_rejection_is_retried_after_the_user_change() -> None:
     assert sim.job.outcome is Outcome.APPLIED
     assert sim.buffer.text == "b = 2\na = 1\nasync def f():\n    return 1\n"
     assert sim.rejected_edits >= 1
+
+
+def test_eglot_merged_late_echo_is_recognised_not_resent() -> None:
+    """Issue 10: eglot sends our streamed inserts late, merged into one content change; the
+    engine took them for "acknowledged but never applied", sent them again and the text
+    came out twice."""
+    text = "import os\ndef f():\n    return 1\nprint(f())\n"
+    sim = Simulation(
+        client="eglot",
+        text=text,
+        region=(10, 32),
+        encoding="utf-16",
+        seed=5,
+        flush_delay=(0.3, 0.3),
+    )
+    output = "async def f():\n    return 1\n"
+    chunks = [output[i : i + 2] for i in range(0, len(output), 2)]
+    schedule_stream(sim, chunks, start=0.05, rate=60, on_done=sim.job.finalize)
+    sim.at(0.2, lambda: sim.user_edit(0, 0, "# typed\n"))
+    sim.run()
+    assert sim.job.outcome is Outcome.APPLIED, sim.job.notes
+    assert sim.buffer.text == "# typed\nimport os\n" + output + "print(f())\n"
+    assert not [note for note in sim.job.notes if "resending" in note]
+    assert sim.did_changes < sim.applied_edits  # the echo really was merged
