@@ -1,10 +1,16 @@
 """Property: whatever the chunking, the client, the encoding and the user's typing, the
 edit engine keeps DESIGN's invariants I1-I4 on the final document.
 
-Each example simulates one job against a VS Code-like client (rejects stale versions) or a
+Each example simulates one job against a VS Code-like client (rejects stale versions), a
 Neovim-like one (silently skips stale versions answering `applied: true`, debounces
-didChange by 150 ms, reports changes as minimal diffs), with a user typing before, inside
-or after the region at random moments (tests/fakes/editor_sim.py).
+didChange by 150 ms, reports changes as minimal diffs; with or without versioned edits) or
+an eglot-like one (flushes late, merges consecutive changes into one, answers a stale
+version with an error), with a user typing before, inside or after the region at random
+moments or right inside the window between an edit's send and its application, a client
+that may take a while to apply an edit, any partitioning of changes into didChange
+notifications, crossed with chunking, cancel, retry and encodings
+(tests/fakes/editor_sim.py). The simulator also models a diff-based client and a full-sync
+client; ENGINE_CLIENTS selects the clients, ENGINE_EXAMPLES the number of examples.
 
 The oracle is textual. A shadow of the document that only the user edits (the "frame":
 the original text outside the region plus what the user typed) is kept next to the
