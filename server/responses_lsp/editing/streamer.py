@@ -19,7 +19,7 @@ that is not ours and touches the inside of a region is the user editing the text
 rewritten: that job stops (DESIGN I5). A client that refuses edits gets a backoff, and
 after `MAX_REFUSALS` in a row its jobs stop with a reason.
 
-Pure code: no pygls, no asyncio. One state machine, kept in one module on purpose (~530
+Pure code: no pygls, no asyncio. One state machine, kept in one module on purpose (~620
 lines): the echo side and the sending side read and write the same anchors, strays and
 pending edits, and the invariants are easier to check when both are in view. The driver
 feeds `on_change`/`on_batch_end`/`on_ack` and calls `poll()` to learn the next edit to send
