@@ -116,7 +116,7 @@ class EglotEditor(FakeEditor):
 async def test_an_eglot_like_client_gets_the_rewrite_once_even_while_the_user_types(
     loopback: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tests.e2e.conftest.FakeEditor", EglotEditor)
+    monkeypatch.setattr("responses_lsp.testing.session.FakeEditor", EglotEditor)
     async with open_session("eglot", loopback, tmp_path) as session:
         editor = session.editor
         # token-sized deltas for ~2 s: many streamed inserts merge into one content change
