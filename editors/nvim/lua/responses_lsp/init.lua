@@ -205,6 +205,13 @@ local function job_done(_, params, ctx)
   if not client or type(params) ~= 'table' or not params.jobId then
     return
   end
+  if params.action == SESSION.compact then -- not an edit job: only its message to show
+    -- (a failure was already shown by the server's window/showMessage)
+    if params.outcome ~= 'error' and not M.config.progress then
+      notify(params.message or params.outcome)
+    end
+    return
+  end
   local key = client.id .. ':' .. params.jobId
   local bufnr = waiting[key]
   if bufnr == nil then
@@ -377,6 +384,9 @@ function M.session(what)
     function(err, result)
       if err then
         notify(err.message, vim.log.levels.ERROR)
+      elseif type(result) == 'table' and result.outcome == 'started' then
+        -- compact runs on its own: its end is LspProgress and `responsesLsp/jobDone`
+        notify('compacting the session…')
       elseif type(result) == 'table' and (result.message or '') ~= '' then
         notify(result.message)
       elseif what and what ~= 'show' then
