@@ -348,7 +348,7 @@ async def test_session_compact_answers_at_once_and_reports_its_end(
         )
         assert [r.path for r in loopback.requests].count("/v1/responses/compact") == 1
         values = progress_values(s, answer["token"])
-        assert [v.kind for v in values][0] == "begin" and values[-1].kind == "end"
+        assert values[0].kind == "begin" and values[-1].kind == "end"
         assert values[-1].message == result["message"]
         status = await s.execute("responses-lsp.jobResult", {"jobId": answer["jobId"]})
         assert status["state"] == "done"
