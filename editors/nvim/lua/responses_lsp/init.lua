@@ -205,11 +205,8 @@ local function job_done(_, params, ctx)
   if not client or type(params) ~= 'table' or not params.jobId then
     return
   end
-  if params.action == SESSION.compact then -- not an edit job: only its message to show
-    -- (a failure was already shown by the server's window/showMessage)
-    if params.outcome ~= 'error' and not M.config.progress then
-      notify(params.message or params.outcome)
-    end
+  if params.action == SESSION.compact then -- no edit job; a failure came as window/showMessage
+    if params.outcome ~= 'error' and not M.config.progress then notify(params.message) end
     return
   end
   local key = client.id .. ':' .. params.jobId
@@ -384,8 +381,7 @@ function M.session(what)
     function(err, result)
       if err then
         notify(err.message, vim.log.levels.ERROR)
-      elseif type(result) == 'table' and result.outcome == 'started' then
-        -- compact runs on its own: its end is LspProgress and `responsesLsp/jobDone`
+      elseif type(result) == 'table' and result.outcome == 'started' then -- ends as jobDone
         notify('compacting the session…')
       elseif type(result) == 'table' and (result.message or '') ~= '' then
         notify(result.message)
