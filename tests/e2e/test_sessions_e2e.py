@@ -380,6 +380,34 @@ async def test_session_compact_failure_is_reported_not_answered(
         assert shown["compactions"] == 0 and shown["turns"] == 1
 
 
+async def test_session_compact_is_cancelled_like_a_job(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("funcs.py", SOURCE)
+        loopback.responder = lambda request: Reply.text(rewrite(request.body, 1))
+        assert (await act(s, uri, 0))["outcome"] == "applied"
+        loopback.compact_responder = lambda request: Reply.compaction_for(request.body).replace(
+            header_delay=8.0
+        )
+        answer = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        assert answer["outcome"] == "started", answer
+        await s.wait_for(lambda: any(r.path.endswith("/compact") for r in loopback.requests))
+        listed = await s.execute("responses-lsp.jobs")
+        assert [j["action"] for j in listed] == ["responses-lsp.session.compact"]
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        assert (await s.execute("responses-lsp.cancel", {"jobId": answer["jobId"]}))[
+            "cancelled"
+        ] == 1
+        result = await s.editor.job_result(answer, limit=5)
+        assert loop.time() - sent < 2.0
+        assert result["outcome"] == "cancelled", result
+        assert progress_values(s, answer["token"])[-1].kind == "end"
+        shown = await s.execute("responses-lsp.session.show", {"uri": uri})
+        assert shown["compactions"] == 0 and shown["turns"] == 1
+
+
 async def test_session_compact_with_nothing_to_compact_is_answered_with_the_result(
     loopback: LoopbackServer, tmp_path: Path
 ) -> None:
