@@ -93,9 +93,11 @@ class JobResult:
     edit_bytes: int = 0
     seconds: float = 0.0
     error_kind: str | None = None  # usage | config | busy | state | api | internal
+    details: dict[str, Any] = field(default_factory=dict)  # fields of other kinds of job
 
     def as_json(self) -> dict[str, Any]:
         return {
+            **self.details,
             "jobId": self.job_id,
             "outcome": self.outcome,
             "errorKind": self.error_kind,

@@ -142,6 +142,19 @@ class JobManager:
         job.runner = asyncio.ensure_future(self._live(job, prepared, started))
         return {"jobId": job.id, "outcome": "started", "token": job.token}
 
+    def spawn(
+        self, request: JobRequest, work: Callable[[Job], Awaitable[JobResult]]
+    ) -> dict[str, Any]:
+        """Run `work` as a job that is not an edit (e.g. a session compaction), answered at once.
+
+        It gets a job id and token, and its end is told like any job's: `responsesLsp/jobDone`,
+        `responses-lsp.jobResult`; it is cancelled like one (command, progress, shutdown)."""
+        job_id = next(self._ids)
+        job = Job(id=job_id, request=request, token=f"responses-lsp/job/{job_id}")
+        self.jobs[job.id] = job
+        job.runner = asyncio.ensure_future(self._live(job, lambda: work(job), time.monotonic()))
+        return {"jobId": job.id, "outcome": "started", "token": job.token}
+
     async def _live(self, job: Job, runner: Runner, started: float) -> None:
         try:
             result = await runner()

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -475,16 +476,33 @@ def _session_reset(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
     return {"reset": session is not None}
 
 
-async def _session_compact(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
-    from responses_lsp.actions.prompts import build_instructions
-    from responses_lsp.errors import ResponsesLspError
+def _session_compact(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    """Starts the compaction of the session as a job and answers at once (DESIGN I9).
+
+    The HTTP call can last the whole request timeout (and more with fallbacks), so it runs on
+    its own: work-done progress on the answer's token, `responsesLsp/jobDone` and
+    `responses-lsp.jobResult` for its end (outcome `compacted`, or `error` with a message)."""
+    from responses_lsp.job_types import JobRequest
 
     uri = _session_uri(ls, args)
     session = ls.session_for(uri) if uri else None
     if uri is None or session is None or not session.items:
-        return {"compacted": False, "message": "nothing to compact"}
+        return {"outcome": "unchanged", "compacted": False, "message": "nothing to compact"}
+    request = JobRequest(action_id=SESSION_COMPACT, uri=uri, start=(0, 0), end=(0, 0))
+    return ls.jobs.spawn(request, lambda job: _compact_job(ls, job, session))
+
+
+async def _compact_job(ls: ResponsesLanguageServer, job: Any, session: Any) -> Any:
+    from responses_lsp.actions.prompts import build_instructions
+    from responses_lsp.errors import ResponsesLspError, error_kind
+    from responses_lsp.job_types import JobResult
+
+    started = time.monotonic()
     settings = ls.settings().settings
-    doc = ls.driver.get(uri)
+    doc = ls.driver.get(job.request.uri)
+    has_progress = await ls.progress_begin(
+        job.token, "responses-lsp: compacting the session", "asking the model…"
+    )
     try:
         result = await ls.ensure_sessions().compact(
             session,
@@ -494,15 +512,38 @@ async def _session_compact(ls: ResponsesLanguageServer, *args: Any) -> dict[str,
             instructions=build_instructions(doc.language_id if doc is not None else ""),
             threshold=settings.effective_compact_threshold,
         )
+    except asyncio.CancelledError:
+        if has_progress:
+            ls.progress_end(job.token, "cancelled; the session was not changed")
+        raise
     except ResponsesLspError as exc:
-        ls.show("error", exc.user_message())
-        return {"compacted": False, "message": exc.user_message()}
-    return {
-        "compacted": True,
-        "strategy": result.strategy,
-        "tokensBefore": result.tokens_before,
-        "tokensAfter": result.tokens_after,
-    }
+        message = exc.user_message()
+        if has_progress:
+            ls.progress_end(job.token, message)
+        ls.show("error", message)
+        return JobResult(
+            job_id=job.id,
+            outcome="error",
+            message=message,
+            seconds=time.monotonic() - started,
+            error_kind=error_kind(exc),
+            details={"compacted": False},
+        )
+    message = f"compacted: {result.tokens_before} → {result.tokens_after} tokens"
+    if has_progress:
+        ls.progress_end(job.token, message)
+    return JobResult(
+        job_id=job.id,
+        outcome="compacted",
+        message=message,
+        seconds=time.monotonic() - started,
+        details={
+            "compacted": True,
+            "strategy": result.strategy,
+            "tokensBefore": result.tokens_before,
+            "tokensAfter": result.tokens_after,
+        },
+    )
 
 
 def _progress_cancel(ls: ResponsesLanguageServer, params: t.WorkDoneProgressCancelParams) -> None:

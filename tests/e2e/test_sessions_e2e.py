@@ -9,6 +9,7 @@ compacted items as they came back.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -293,13 +294,128 @@ async def test_session_commands_show_reset_and_compact(
             assert (await act(s, uri, k))["outcome"] == "applied"
         shown = await s.execute("responses-lsp.session.show", {"uri": uri})
         assert shown["turns"] == 2 and shown["estimatedTokens"] > 0 and shown["compactions"] == 0
-        compacted = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        answer = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        compacted = await s.editor.job_result(answer)
+        assert compacted["outcome"] == "compacted", compacted
         assert compacted["compacted"] is True and compacted["strategy"] == "endpoint"
         shown = await s.execute("responses-lsp.session.show", {"uri": uri})
         assert shown["compactions"] == 1
         await s.execute("responses-lsp.session.reset", {"uri": uri})
         shown = await s.execute("responses-lsp.session.show", {"uri": uri})
         assert shown["turns"] == 0 and shown["items"] == 0
+
+
+def progress_values(s: Session, token: str) -> list[Any]:
+    return list(s.client.progress_reports.get(token, []))
+
+
+async def test_session_compact_answers_at_once_and_reports_its_end(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    """DESIGN I9: the compaction call may last the whole request timeout; the command does not."""
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("funcs.py", SOURCE)
+        loopback.responder = lambda request: Reply.text(rewrite(request.body, 1))
+        for k in range(2):
+            assert (await act(s, uri, k))["outcome"] == "applied"
+        slow = 3.0
+        loopback.compact_responder = lambda request: Reply.compaction_for(request.body).replace(
+            header_delay=slow
+        )
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        answer = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        answered = loop.time() - sent
+        print(f"session.compact answered in {answered * 1000:.0f} ms (endpoint: {slow} s)")
+        assert answered < 0.5, answered
+        assert answer["outcome"] == "started" and answer["token"], answer
+        # meanwhile the server answers other requests at once, and the job is listed
+        sent = loop.time()
+        status = await s.execute("responses-lsp.jobResult", {"jobId": answer["jobId"]})
+        assert loop.time() - sent < 0.5
+        assert s.editor.jobs_done.get(answer["jobId"]) is None
+        assert status["state"] == "running", status
+        result = await s.editor.job_result(answer, limit=30)
+        done = loop.time() - sent
+        assert done >= slow - 0.5, done  # the compaction itself really took its time
+        assert result["outcome"] == "compacted" and result["compacted"] is True, result
+        assert result["strategy"] == "endpoint" and result["action"] == (
+            "responses-lsp.session.compact"
+        )
+        assert result["tokensAfter"] < result["tokensBefore"]
+        assert result["message"] == (
+            f"compacted: {result['tokensBefore']} → {result['tokensAfter']} tokens"
+        )
+        assert [r.path for r in loopback.requests].count("/v1/responses/compact") == 1
+        values = progress_values(s, answer["token"])
+        assert values[0].kind == "begin" and values[-1].kind == "end"
+        assert values[-1].message == result["message"]
+        status = await s.execute("responses-lsp.jobResult", {"jobId": answer["jobId"]})
+        assert status["state"] == "done"
+        shown = await s.execute("responses-lsp.session.show", {"uri": uri})
+        assert shown["compactions"] == 1
+
+
+async def test_session_compact_failure_is_reported_not_answered(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("funcs.py", SOURCE)
+        loopback.responder = lambda request: Reply.text(rewrite(request.body, 1))
+        assert (await act(s, uri, 0))["outcome"] == "applied"
+        refused = Reply.error(401, message="Incorrect API key provided").replace(header_delay=1.0)
+        loopback.compact_responder = lambda request: refused
+        loopback.responder = lambda request: refused
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        answer = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        assert loop.time() - sent < 0.5
+        result = await s.editor.job_result(answer, limit=30)
+        assert result["outcome"] == "error" and result["errorKind"] == "api", result
+        assert result["compacted"] is False and result["message"]
+        assert result["message"] in s.messages()  # window/showMessage
+        values = progress_values(s, answer["token"])
+        assert values[-1].kind == "end" and values[-1].message == result["message"]
+        shown = await s.execute("responses-lsp.session.show", {"uri": uri})
+        assert shown["compactions"] == 0 and shown["turns"] == 1
+
+
+async def test_session_compact_is_cancelled_like_a_job(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("funcs.py", SOURCE)
+        loopback.responder = lambda request: Reply.text(rewrite(request.body, 1))
+        assert (await act(s, uri, 0))["outcome"] == "applied"
+        loopback.compact_responder = lambda request: Reply.compaction_for(request.body).replace(
+            header_delay=8.0
+        )
+        answer = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        assert answer["outcome"] == "started", answer
+        await s.wait_for(lambda: any(r.path.endswith("/compact") for r in loopback.requests))
+        listed = await s.execute("responses-lsp.jobs")
+        assert [j["action"] for j in listed] == ["responses-lsp.session.compact"]
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        assert (await s.execute("responses-lsp.cancel", {"jobId": answer["jobId"]}))[
+            "cancelled"
+        ] == 1
+        result = await s.editor.job_result(answer, limit=5)
+        assert loop.time() - sent < 2.0
+        assert result["outcome"] == "cancelled", result
+        assert progress_values(s, answer["token"])[-1].kind == "end"
+        shown = await s.execute("responses-lsp.session.show", {"uri": uri})
+        assert shown["compactions"] == 0 and shown["turns"] == 1
+
+
+async def test_session_compact_with_nothing_to_compact_is_answered_with_the_result(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    async with open_session("vscode", loopback, tmp_path, settings=SETTINGS) as s:
+        uri = s.open("funcs.py", SOURCE)
+        answer = await s.execute("responses-lsp.session.compact", {"uri": uri})
+        assert answer["outcome"] == "unchanged" and answer["compacted"] is False
+        assert not loopback.requests
 
 
 @pytest.mark.parametrize("scope", ["off", "document"])

@@ -159,6 +159,19 @@ def test_without_the_job_done_notification_the_module_polls_the_result(
     assert_passed(run_scenario(nvim, "job_end_polled.lua", tmp_path, loopback))
 
 
+def test_session_compact_is_answered_at_once_and_its_end_is_shown(
+    nvim: Path, loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    loopback.script(Reply.text(ASYNC_FETCH, chunks=4, pace_tps=200))
+    delay = 2.0
+    loopback.compact_responder = lambda request: Reply.compaction_for(request.body).replace(
+        header_delay=delay
+    )
+    write_case(tmp_path, SOURCE, REFACTORED, delay_ms=int(delay * 1000), **FETCH_LINES)
+    assert_passed(run_scenario(nvim, "session_compact.lua", tmp_path, loopback))
+    assert [r.path for r in loopback.requests].count("/v1/responses/compact") == 1
+
+
 UNICODE_SOURCE = '''# café — 漢字 — 😀
 GREETING = "héllo 漢 😀"
 

@@ -210,6 +210,10 @@ local function job_done(_, params, ctx)
   if not client or type(params) ~= 'table' or not params.jobId then
     return
   end
+  if params.action == SESSION.compact then -- no edit job; a failure came as window/showMessage
+    if params.outcome ~= 'error' and not M.config.progress then notify(params.message) end
+    return
+  end
   local key = client.id .. ':' .. params.jobId
   local bufnr = waiting[key]
   if bufnr == nil then
@@ -382,6 +386,8 @@ function M.session(what)
     function(err, result)
       if err then
         notify(err.message, vim.log.levels.ERROR)
+      elseif type(result) == 'table' and result.outcome == 'started' then -- ends as jobDone
+        notify('compacting the session…')
       elseif type(result) == 'table' and (result.message or '') ~= '' then
         notify(result.message)
       elseif what and what ~= 'show' then
