@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast check lint typecheck unit e2e editors test-vscode bench clean
+.PHONY: demo test test-fast check lint typecheck unit e2e editors test-emacs test-vscode bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,19 @@ demo: $(STAMP)
 	$(BIN)/responses-lsp demo
 
 ## The whole test suite: lint, strict types, unit + e2e + real editors (Neovim, a Node
-## client), then VS Code itself (code-server in headless Chromium; installs what it needs).
-test: test-fast test-vscode
+## client), then Emacs + eglot (28 and 30) and VS Code itself (code-server in headless Chromium);
+## the last two install what they need.
+test: test-fast test-emacs test-vscode
 
 ## Everything but the VS Code tier (a few minutes).
 test-fast: check
 	$(BIN)/pytest -q
+
+## Emacs 28 (Debian 12, elpa-eglot 1.9) and Emacs 30 (backports, eglot 1.17) in a terminal
+## under tmux, configured as the README says (tests/emacs/install.sh installs them: apt + .cache/).
+test-emacs: $(STAMP)
+	tests/emacs/install.sh
+	RESPONSES_LSP_EMACS_TIER=1 $(BIN)/pytest -q tests/emacs
 
 test-vscode: $(STAMP)
 	RESPONSES_LSP_PYTHON=$(abspath $(BIN)/python) tests/vscode/run.sh
