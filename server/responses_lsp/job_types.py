@@ -1,7 +1,8 @@
 """The shapes a job is made of: its request, its result, and what it needs from the server.
 
-`JobRequest` parses the `responses-lsp.run` argument object; `JobResult` is what the command
-returns; `JobHost` is the whole of the server a job may use (so jobs can be driven by tests).
+`JobRequest` parses the `responses-lsp.run` argument object; `JobResult` is how a job ends
+(the `responsesLsp/jobDone` notification and `responses-lsp.jobResult` carry it); `JobHost`
+is the whole of the server a job may use (so jobs can be driven by tests).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class JobHost(Protocol):
     def folder_paths(self) -> list[Path]: ...
     def edit_capabilities(self) -> dict[str, bool]: ...
     async def apply_workspace_edit(self, edit: Any, label: str) -> bool: ...
+    def job_done(self, result: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -104,13 +106,27 @@ class JobResult:
             "seconds": round(self.seconds, 3),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobResult:
+        return cls(
+            job_id=int(data["jobId"]),
+            outcome=str(data["outcome"]),
+            message=str(data.get("message") or ""),
+            tokens=int(data.get("tokens") or 0),
+            edits=int(data.get("edits") or 0),
+            edit_bytes=int(data.get("editBytes") or 0),
+            seconds=float(data.get("seconds") or 0.0),
+            error_kind=data.get("errorKind"),
+        )
+
 
 @dataclass
 class Job:
     id: int
     request: JobRequest
     token: str
-    task: asyncio.Task[Any] | None = None
+    task: asyncio.Task[Any] | None = None  # the stream (or tool loop) once it runs
+    runner: asyncio.Future[Any] | None = None  # the whole job after its command answered
     cancel_reason: str | None = None
     region: Any = None
     original: str = ""  # for follow-ups: the code before the first edit of the chain

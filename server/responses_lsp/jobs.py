@@ -1,10 +1,14 @@
 """Jobs: one code action run end to end, from the command to the last confirmed edit.
 
-A job validates its request, claims a region in the edit engine, opens a cancellable
-work-done progress, asks the model, feeds the sanitized stream to the engine, and ends
-with one clear outcome. Every way out — success, the user's cancel (progress, command,
-didClose, shutdown), an API error, an empty or non-code answer, the user typing inside
-the region — goes through the engine, so the buffer ends whole (DESIGN I2). The host
+A job validates its request and claims a region in the edit engine while the command is
+being answered; the command then answers at once with the job id (DESIGN I9: no request
+waits on a stream). The job lives on as its own task: it opens a cancellable work-done
+progress, asks the model, feeds the sanitized stream to the engine, and ends with one
+clear outcome, which goes to the client as the `responsesLsp/jobDone` notification (for
+clients that asked for it) and stays queryable through `responses-lsp.jobResult`. Every
+way out — success, the user's cancel (progress, command, didClose, shutdown), an API
+error, an empty or non-code answer, the user typing inside the region — goes through the
+engine, so the buffer ends whole (DESIGN I2). The host
 protocol is all a job knows of the server, so this module can be driven by tests.
 """
 
@@ -14,7 +18,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +40,14 @@ PROGRESS_INTERVAL = 0.2
 """Seconds between two progress reports while tokens stream in."""
 DONE_TIMEOUT = 30.0
 """Seconds to wait for the engine to confirm the last edits before giving up on it."""
+KEEP_RESULTS = 64
+"""Finished jobs whose result `responses-lsp.jobResult` still knows."""
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A code point in the surrogate range: JSON let a lone UTF-16 surrogate through."""
+
+Runner = Callable[[], Awaitable[JobResult]]
+"""The rest of a job once its request is valid and its region claimed."""
 
 
 class JobManager:
@@ -43,6 +58,7 @@ class JobManager:
     def __init__(self, host: JobHost) -> None:
         self.host = host
         self.jobs: dict[int, Job] = {}
+        self.results: OrderedDict[int, dict[str, Any]] = OrderedDict()
 
     # ------------------------------------------------------------------ control
 
@@ -63,10 +79,17 @@ class JobManager:
                 continue
             if token is not None and job.token != token:
                 continue
-            if job.task is not None and not job.task.done():
-                job.cancel_reason = reason
-                job.task.cancel()
-                count += 1
+            if job.task is not None:
+                target: asyncio.Future[Any] = job.task
+            elif job.runner is not None:
+                target = job.runner  # still opening its progress: nothing streamed yet
+            else:
+                continue
+            if target.done():
+                continue
+            job.cancel_reason = reason
+            target.cancel()
+            count += 1
         return count
 
     async def drain(self, limit: float) -> None:
@@ -74,6 +97,14 @@ class JobManager:
         waiting = [job.finished.wait() for job in self.jobs.values()]
         if waiting:
             await asyncio.wait([asyncio.ensure_future(w) for w in waiting], timeout=limit)
+
+    def status(self, job_id: int) -> dict[str, Any]:
+        """What `responses-lsp.jobResult` answers: running, done (with the result) or unknown."""
+        if job_id in self.results:
+            return {"jobId": job_id, "state": "done", "result": self.results[job_id]}
+        if job_id in self.jobs:
+            return {"jobId": job_id, "state": "running", "result": None}
+        return {"jobId": job_id, "state": "unknown", "result": None}
 
     def running(self) -> list[dict[str, Any]]:
         return [
@@ -88,18 +119,82 @@ class JobManager:
 
     # ------------------------------------------------------------------ running
 
-    async def run(self, request: JobRequest) -> JobResult:
+    def start(self, request: JobRequest) -> dict[str, Any]:
+        """Validate `request`, start its job, and say so at once (DESIGN I9).
+
+        The answer is `{"jobId", "outcome": "started", "token"}`, and the end of the job is
+        announced later by `responsesLsp/jobDone`; or, when the request is refused before
+        anything runs, the answer is the final result itself (no notification follows).
+        Both are kept for `responses-lsp.jobResult`."""
         job_id = next(self._ids)
         job = Job(id=job_id, request=request, token=f"responses-lsp/job/{job_id}")
         self.jobs[job.id] = job
         started = time.monotonic()
         try:
-            return await self._run(job, started)
-        finally:
-            self.jobs.pop(job.id, None)
-            job.finished.set()
+            prepared = self._prepare(job, started)
+        except Exception as exc:  # a bug: report it, never take the server down
+            log.exception("job %d failed to start", job.id)
+            prepared = self._fail(
+                job, started, f"responses-lsp: internal error ({type(exc).__name__})", "internal"
+            )
+        if isinstance(prepared, JobResult):
+            return self._finish(job, prepared, announce=False)  # the answer is the result
+        job.runner = asyncio.ensure_future(self._live(job, prepared, started))
+        return {"jobId": job.id, "outcome": "started", "token": job.token}
 
-    async def _run(self, job: Job, started: float) -> JobResult:
+    async def run(self, request: JobRequest) -> JobResult:
+        """Start a job and wait for its end (for callers inside the server and tests)."""
+        answer = self.start(request)
+        job_id = int(answer["jobId"])
+        job = self.jobs.get(job_id)
+        if job is not None:
+            await job.finished.wait()
+        return JobResult.from_json(self.results[job_id])
+
+    async def _live(self, job: Job, runner: Runner, started: float) -> None:
+        try:
+            result = await runner()
+        except asyncio.CancelledError:
+            # Cancelled before its stream started (or the server is going away).
+            message = f"{job.cancel_reason or 'cancelled'}; nothing was changed"
+            if job.region is not None:
+                job.region.restore()
+                self.host.driver.pump(job.request.uri)
+            result = JobResult(
+                job_id=job.id,
+                outcome="cancelled",
+                message=message,
+                seconds=time.monotonic() - started,
+            )
+        except Exception as exc:  # a bug: report it, never take the buffer or server down
+            log.exception("job %d failed", job.id)
+            message = f"responses-lsp: internal error ({type(exc).__name__}: {exc})"
+            self.host.show("error", message)
+            result = JobResult(
+                job_id=job.id,
+                outcome="error",
+                message=message,
+                seconds=time.monotonic() - started,
+                error_kind="internal",
+            )
+        self._finish(job, result)
+
+    def _finish(self, job: Job, result: JobResult, *, announce: bool = True) -> dict[str, Any]:
+        """The job is over: forget it, keep its result, tell the client (`announce`)."""
+        self.jobs.pop(job.id, None)
+        job.finished.set()
+        payload = result.as_json()
+        payload["uri"] = job.request.uri
+        payload["action"] = job.request.action_id
+        self.results[job.id] = payload
+        while len(self.results) > KEEP_RESULTS:
+            self.results.popitem(last=False)
+        if announce:
+            self.host.job_done(payload)
+        return payload
+
+    def _prepare(self, job: Job, started: float) -> JobResult | Runner:
+        """Checks that need no I/O, and the region claimed; a refusal is a JobResult."""
         from responses_lsp.actions.catalog import all_actions, find_action
         from responses_lsp.actions.privacy import is_secret_path
         from responses_lsp.actions.selection import action_range
@@ -122,6 +217,9 @@ class JobManager:
             return self._fail(job, started, message, "config")
         if action.needs_instruction and not request.instruction.strip():
             return self._fail(job, started, "responses-lsp: this action needs an instruction.")
+        problem = _range_problem(doc, request.start, request.end)
+        if problem:
+            return self._fail(job, started, f"responses-lsp: {problem}; nothing was changed.")
         start = doc.from_client(host.driver.encoding, *request.start)
         end = doc.from_client(host.driver.encoding, *request.end)
         if action.follow_up:
@@ -141,10 +239,19 @@ class JobManager:
         span = action_range(doc, start, end, scope=action.scope)
         if span is None:
             return self._fail(job, started, "responses-lsp: nothing to rewrite here.")
+        lone = _lone_surrogate_line(doc, span)
+        if lone is not None:
+            return self._fail(
+                job,
+                started,
+                f"responses-lsp: line {lone + 1} holds a lone UTF-16 surrogate (a broken "
+                "character that is not valid Unicode); fix or delete it, then run the action "
+                "again. Nothing was changed.",
+            )
         if action.multi_file:
             from responses_lsp.multi_file import run_multi_file
 
-            return await run_multi_file(host, job, action, span, started)
+            return lambda: run_multi_file(host, job, action, span, started)
         from responses_lsp.editing.streamer import Overlap
 
         try:
@@ -163,21 +270,23 @@ class JobManager:
                 "busy",
             )
         job.region.on_done = lambda _region: job.done.set()
-        return await self._drive(job, action, started)
+        return lambda: self._drive(job, action, started)
 
     async def _drive(self, job: Job, action: Any, started: float) -> JobResult:
         host = self.host
         has_progress = await host.progress_begin(job.token, action.title, "asking the model…")
         stats = _StreamStats()
         job.task = asyncio.create_task(self._stream(job, action, stats, has_progress))
+        if job.cancel_reason:  # cancelled while the progress was being created
+            job.task.cancel()
         outcome_message = ""
         error: ResponsesLspError | None = None
         try:
             await asyncio.shield(job.task)
         except asyncio.CancelledError:
-            # Either the job was cancelled (task cancelled) or the request itself was.
+            # Either the job was cancelled (task cancelled) or its own task was.
             if not job.task.done():
-                job.cancel_reason = job.cancel_reason or "request cancelled"
+                job.cancel_reason = job.cancel_reason or "cancelled"
                 job.task.cancel()
                 with contextlib.suppress(BaseException):
                     await job.task
@@ -354,10 +463,10 @@ class JobManager:
             file_path=host.relative_path(job.request.uri),
             language_id=doc.language_id,
             selection=original,
-            before=before,
-            after=after,
-            diagnostics=job.request.diagnostics,
-            instruction=job.request.instruction,
+            before=without_lone_surrogates(before),
+            after=without_lone_surrogates(after),
+            diagnostics=tuple(without_lone_surrogates(d) for d in job.request.diagnostics),
+            instruction=without_lone_surrogates(job.request.instruction),
             first_line=region.start[0] + 1,
         )
         request = ResponseRequest(
@@ -450,6 +559,38 @@ class _StreamStats:
     retries: int = 0
     usage: Any = None
     empty: bool = False
+
+
+def _range_problem(doc: Any, start: tuple[int, int], end: tuple[int, int]) -> str:
+    """Why a requested range is not in the document ("" when it is).
+
+    Refused rather than clamped: a clamped range lands on text the user never selected.
+    A character past the end of its line is the end of that line (LSP 3.17 says so)."""
+    last = doc.line_count - 1
+    for name, (line, character) in (("start", start), ("end", end)):
+        if line < 0 or character < 0:
+            return f"the range's {name} ({line}:{character}) is outside the document"
+        if line > last:
+            return (
+                f"the range's {name} (line {line + 1}) is outside the document ({last + 1} lines)"
+            )
+    if end < start:
+        return "the range ends before it starts"
+    return ""
+
+
+def _lone_surrogate_line(doc: Any, span: tuple[tuple[int, int], tuple[int, int]]) -> int | None:
+    """The first line of `span` holding a lone surrogate (text no model can read), or None."""
+    (first, _), (last, _) = span
+    for index in range(first, min(last, doc.line_count - 1) + 1):
+        if LONE_SURROGATE.search(doc.line(index)):
+            return index
+    return None
+
+
+def without_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD (for context sent to the model)."""
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _cache_key(host: JobHost, uri: str) -> str | None:

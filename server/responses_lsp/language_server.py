@@ -10,8 +10,10 @@ protocol subclass keeps documents in the engine's own O(change) model instead of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sys
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,12 +37,18 @@ log = logging.getLogger(__name__)
 RUN = "responses-lsp.run"
 CANCEL = "responses-lsp.cancel"
 JOBS = "responses-lsp.jobs"
+JOB_RESULT = "responses-lsp.jobResult"
+JOB_DONE = "responsesLsp/jobDone"
+"""Server -> client notification at the end of every started job (clientFeatures.jobDone)."""
 SESSION_SHOW = "responses-lsp.session.show"
 SESSION_RESET = "responses-lsp.session.reset"
 SESSION_COMPACT = "responses-lsp.session.compact"
-COMMANDS = (RUN, CANCEL, JOBS, SESSION_SHOW, SESSION_RESET, SESSION_COMPACT)
+COMMANDS = (RUN, CANCEL, JOBS, JOB_RESULT, SESSION_SHOW, SESSION_RESET, SESSION_COMPACT)
 ACTION_KINDS = [t.CodeActionKind.RefactorRewrite, t.CodeActionKind.QuickFix]
 NO_KEY_REASON = "Set OPENAI_API_KEY or responsesLsp.apiKey"
+NO_APPLY_EDIT_REASON = (
+    "This editor does not accept edits from a language server (no workspace.applyEdit)"
+)
 
 
 class ResponsesProtocol(LanguageServerProtocol):
@@ -158,6 +166,20 @@ class ResponsesLanguageServer(LanguageServer):
         )
         self.window_show_message(t.ShowMessageParams(type=level, message=message))
         log.info("%s", message)
+
+    def job_done(self, result: dict[str, Any]) -> None:
+        """A started job ended: tell clients that asked (`clientFeatures.jobDone`)."""
+        if not self.client_features.get("jobDone"):
+            return
+        try:
+            self.protocol.notify(JOB_DONE, result)
+        except Exception as exc:  # the connection is going away: nothing left to tell
+            log.info("could not send %s: %s", JOB_DONE, exc)
+
+    def can_apply_edits(self) -> bool:
+        """The client declared `workspace.applyEdit`: without it, no action can run."""
+        caps = self.client_capabilities
+        return bool(caps and caps.workspace and caps.workspace.apply_edit)
 
     def _log_to_editor(self, level: int, message: str) -> None:
         kind = (
@@ -357,7 +379,9 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
         and caps.text_document.code_action
         and caps.text_document.code_action.disabled_support
     )
-    if not resolved.has_key and supports_disabled:
+    if not ls.can_apply_edits() and supports_disabled:
+        disabled = t.CodeActionDisabled(reason=NO_APPLY_EDIT_REASON)
+    elif not resolved.has_key and supports_disabled:
         disabled = t.CodeActionDisabled(reason=NO_KEY_REASON)
     rng = params.range
     span = {
@@ -383,7 +407,11 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
     return result
 
 
-async def _run(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+def _run(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    """Starts a job and answers at once (DESIGN I9); the job's end is `responsesLsp/jobDone`.
+
+    Synchronous on purpose: pygls writes the answer as soon as this returns, before the job's
+    task takes its first step, so the answer always precedes the job's notifications."""
     from responses_lsp.job_types import JobRequest
 
     try:
@@ -391,9 +419,12 @@ async def _run(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
     except (KeyError, ValueError, TypeError) as exc:
         message = f"responses-lsp: bad arguments for {RUN}: {exc}"
         ls.show("error", message)
-        return {"outcome": "error", "message": message}
-    result = await ls.jobs.run(request)
-    return result.as_json()
+        return {"outcome": "error", "errorKind": "usage", "message": message}
+    if not ls.can_apply_edits():
+        message = f"responses-lsp: {NO_APPLY_EDIT_REASON}; nothing can be rewritten."
+        ls.show("error", message)
+        return {"outcome": "error", "errorKind": "config", "message": message}
+    return ls.jobs.start(request)
 
 
 def _cancel(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
@@ -409,6 +440,16 @@ def _cancel(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
 
 def _list_jobs(ls: ResponsesLanguageServer, *_args: Any) -> list[dict[str, Any]]:
     return ls.jobs.running()
+
+
+def _job_result(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+    """`{"jobId": N}` -> `{"jobId", "state": running|done|unknown, "result"}`, at once."""
+    data = args[0] if args and isinstance(args[0], dict) else {}
+    try:
+        job_id = int(data.get("jobId", args[0] if args and not isinstance(args[0], dict) else ""))
+    except (TypeError, ValueError):
+        return {"jobId": None, "state": "unknown", "result": None}
+    return ls.jobs.status(job_id)
 
 
 def _session_uri(ls: ResponsesLanguageServer, args: tuple[Any, ...]) -> str | None:
@@ -483,6 +524,22 @@ async def _shutdown(ls: ResponsesLanguageServer, _params: Any) -> None:
     await ls.close_api()
 
 
+def _exit(ls: ResponsesLanguageServer, _params: Any) -> None:
+    """`exit` ends the process now, with the LSP spec's code: 0 after `shutdown`, else 1.
+
+    pygls would leave it to `asyncio.run` to cancel and wait for every task, and running
+    jobs then wait for answers from a client that has gone away (the process stayed up
+    with stdin closed). Everything the client was sent is already written and flushed."""
+    code = 0 if getattr(ls.protocol, "_shutdown", False) else 1
+    log.info("exit (code %d)", code)
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    os._exit(code)
+
+
 def build_server() -> ResponsesLanguageServer:
     """A server with every feature registered (what the CLI starts)."""
     server = ResponsesLanguageServer()
@@ -496,9 +553,11 @@ def build_server() -> ResponsesLanguageServer:
     server.command(RUN)(_run)
     server.command(CANCEL)(_cancel)
     server.command(JOBS)(_list_jobs)
+    server.command(JOB_RESULT)(_job_result)
     server.command(SESSION_SHOW)(_session_show)
     server.command(SESSION_RESET)(_session_reset)
     server.command(SESSION_COMPACT)(_session_compact)
     server.feature(t.WINDOW_WORK_DONE_PROGRESS_CANCEL)(_progress_cancel)
     server.feature(t.SHUTDOWN)(_shutdown)
+    server.feature(t.EXIT)(_exit)
     return server

@@ -41,6 +41,7 @@ async def run_multi_file(
     )
     from responses_lsp.api.requests import ResponseRequest, reasoning_fields, user_message
     from responses_lsp.job_types import JobResult
+    from responses_lsp.jobs import without_lone_surrogates
     from responses_lsp.tools.changes import ChangeSet, OpenDocument, workspace_edit
     from responses_lsp.tools.definitions import TOOLS
     from responses_lsp.tools.errors import ToolError
@@ -58,10 +59,10 @@ async def run_multi_file(
         file_path=host.relative_path(request.uri),
         language_id=doc.language_id,
         selection=selection,
-        before=before,
-        after=after,
-        diagnostics=request.diagnostics,
-        instruction=request.instruction,
+        before=without_lone_surrogates(before),
+        after=without_lone_surrogates(after),
+        diagnostics=tuple(without_lone_surrogates(d) for d in request.diagnostics),
+        instruction=without_lone_surrogates(request.instruction),
         first_line=start[0] + 1,
     )
     new_items = [user_message(build_user_message(prompt))]

@@ -55,7 +55,7 @@ class Session:
 
     def open(self, name: str, text: str, language_id: str = "python") -> str:
         uri = self.uri(name)
-        (self.root / name).write_text(text, encoding="utf-8")
+        (self.root / name).write_text(text, encoding="utf-8", errors="surrogatepass")
         self.editor.open(uri, text, language_id)
         return uri
 
@@ -85,7 +85,12 @@ class Session:
         )
         args = dict(chosen.command.arguments[0])
         args.update(extra)
-        return await self.execute(RUN, args)
+        return await self.run_command(args)
+
+    async def run_command(self, args: dict[str, Any], limit: float = 60.0) -> dict[str, Any]:
+        """`responses-lsp.run` (answered at once), then the job's `responsesLsp/jobDone`."""
+        answer = await self.execute(RUN, args)
+        return await self.editor.job_result(answer, limit)
 
     def start(self, uri: str, action: str, rng: t.Range, **extra: Any) -> asyncio.Task[Any]:
         return asyncio.ensure_future(self.run(uri, action, rng, **extra))
@@ -138,10 +143,13 @@ async def open_session(
     settings: dict[str, Any] | None = None,
     api_key: str | None = API_KEY,
     state_dir: Path | None = None,
+    apply_edit: bool = True,
+    client_features: dict[str, Any] | None = None,
 ) -> AsyncIterator[Session]:
     client = make_test_lsp_client()
     _fix_command_union(client)
     editor = FakeEditor(client, profile)
+    editor.apply_edit = apply_edit
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     env["OPENAI_BASE_URL"] = api.base_url
     env["RESPONSES_LSP_LOG"] = "warning"
@@ -151,7 +159,10 @@ async def open_session(
         env["OPENAI_API_KEY"] = api_key
     await client.start_io(sys.executable, "-m", "responses_lsp", env=env)
     session = Session(client, editor, api, root)
-    options = {"responsesLsp": {"maxRetries": 2, **(settings or {})}}
+    options = {
+        "responsesLsp": {"maxRetries": 2, **(settings or {})},
+        "clientFeatures": {"jobDone": True} if client_features is None else client_features,
+    }
     try:
         session.init_result = await client.initialize_session(
             t.InitializeParams(
@@ -166,7 +177,9 @@ async def open_session(
         yield session
     finally:
         try:
-            await asyncio.wait_for(client.shutdown_session(), 10)
+            process = client._server
+            if process is None or process.returncode is None:  # a test may have ended it
+                await asyncio.wait_for(client.shutdown_session(), 10)
         finally:
             await client.stop()
 

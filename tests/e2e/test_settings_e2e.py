@@ -65,6 +65,6 @@ async def test_secret_files_and_deny_patterns_are_never_sent(
                 "uri": uri,
                 "range": {"start": cursor, "end": cursor},
             }
-            result = await s.execute("responses-lsp.run", args)
+            result = await s.run_command(args)
             assert result["outcome"] == "error" and "secrets file" in result["message"]
         assert loopback.requests == []

@@ -85,6 +85,7 @@ async def test_stdout_is_only_the_protocol_and_the_key_never_leaks(tmp_path: Pat
                         "workspace": {"applyEdit": True},
                         "window": {"workDoneProgress": False},
                     },
+                    "initializationOptions": {"clientFeatures": {"jobDone": True}},
                 },
             },
             {"jsonrpc": "2.0", "method": "initialized", "params": {}},
@@ -110,11 +111,12 @@ async def test_stdout_is_only_the_protocol_and_the_key_never_leaks(tmp_path: Pat
         for message in script:
             proc.stdin.write(frame(message))
         await proc.stdin.drain()
-        # the job fails with the 401: it never sends an edit, so no client answer is needed
+        # the job fails with the 401: it never sends an edit, so no client answer is needed;
+        # the command answers at once, the job's end comes as responsesLsp/jobDone
         await asyncio.sleep(0)  # let the server work; the reads below are bounded
         stdout = b""
         deadline = asyncio.get_running_loop().time() + 20
-        while b'"id": 2' not in stdout and b'"id":2' not in stdout:
+        while b"responsesLsp/jobDone" not in stdout:
             assert asyncio.get_running_loop().time() < deadline, stdout[-400:]
             chunk = await asyncio.wait_for(proc.stdout.read(65536), 20)  # type: ignore[union-attr]
             assert chunk, "the server exited"
@@ -125,8 +127,13 @@ async def test_stdout_is_only_the_protocol_and_the_key_never_leaks(tmp_path: Pat
         rest, stderr = await asyncio.wait_for(proc.communicate(), 20)
         stdout += rest
     messages = parse_frames(stdout)
-    result = next(m for m in messages if m.get("id") == 2)["result"]
+    answer = next(m for m in messages if m.get("id") == 2)["result"]
+    assert answer["outcome"] == "started"
+    done = next(m for m in messages if m.get("method") == "responsesLsp/jobDone")
+    result = done["params"]
+    assert result["jobId"] == answer["jobId"]
     assert result["outcome"] == "error" and "401" in result["message"]
+    assert messages.index(done) > next(i for i, m in enumerate(messages) if m.get("id") == 2)
     everything = stdout.decode() + stderr.decode()
     assert KEY not in everything
     assert "sk-test-NEVER" not in everything

@@ -298,7 +298,7 @@ async def test_without_a_key_actions_are_disabled_and_explain_why(
         caps = session.editor.capabilities.text_document.code_action
         if caps.disabled_support:
             assert all(a.disabled and "OPENAI_API_KEY" in a.disabled.reason for a in actions)
-        result = await session.execute(RUN, actions[0].command.arguments[0])
+        result = await session.run_command(actions[0].command.arguments[0])
         assert result["outcome"] == "error"
         assert any("API key is missing" in m for m in session.messages())
         assert session.api.requests == []

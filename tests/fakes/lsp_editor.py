@@ -10,16 +10,21 @@ server's), applies `workspace/applyEdit` like a real editor, and sends didChange
   first flush, then at most one per 150 ms) and reports minimal diffs.
 
 Tests type into documents with `type_at`, as a user would, while a job streams.
+
+Like the project's own clients, it learns how a job ended from the `responsesLsp/jobDone`
+notification (`job_result`); `responses-lsp.run` only answers that the job started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import attrs
 from lsprotocol import types as t
 from pytest_lsp import LanguageClient, client_capabilities
 
@@ -28,18 +33,24 @@ PROFILES = {
     "neovim": "neovim@v0.11.0",
 }
 DEBOUNCE = 0.150
+JOB_DONE = "responsesLsp/jobDone"
 
 
 def _units(text: str, encoding: str) -> int:
+    # surrogatepass: a lone surrogate is one UTF-16 unit (editors hold such text as is)
     if encoding == "utf-8":
-        return len(text.encode("utf-8"))
+        return len(text.encode("utf-8", "surrogatepass"))
     if encoding == "utf-32":
         return len(text)
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 def _lines(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
+    """Lines as LSP (and editors) count them: only CR LF, CR and LF end a line."""
+    lines = _LINE.findall(text)
     if not lines or lines[-1].endswith(("\n", "\r")):
         lines.append("")
     return lines
@@ -68,6 +79,14 @@ class FakeEditor:
         self.tick = 5  # Neovim's changedtick after loading a buffer
         self.confirm: Any = None  # called with edits that need confirmation (None: accept)
         self.file_operations: list[Any] = []
+        self.apply_edit = True  # declare workspace.applyEdit (as every profile does)
+        self.jobs_done: dict[int, dict[str, Any]] = {}  # jobId -> result, as announced
+        self._job_waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+        def on_job_done(params: Any) -> None:
+            self._on_job_done(params)
+
+        client.feature(JOB_DONE)(on_job_done)
 
         def on_apply_edit(params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
             return self._on_apply_edit(params)
@@ -76,7 +95,11 @@ class FakeEditor:
 
     @property
     def capabilities(self) -> t.ClientCapabilities:
-        return client_capabilities(PROFILES[self.profile])
+        capabilities = client_capabilities(PROFILES[self.profile])
+        if self.apply_edit:
+            return capabilities
+        workspace = attrs.evolve(capabilities.workspace, apply_edit=False)
+        return attrs.evolve(capabilities, workspace=workspace)
 
     # ------------------------------------------------------------------ documents
 
@@ -206,6 +229,27 @@ class FakeEditor:
         """Let pending debounced didChange notifications go out."""
         await asyncio.sleep(seconds)
 
+    # ------------------------------------------------------------------ jobs
+
+    def _on_job_done(self, params: Any) -> None:
+        result = _plain(params)
+        job_id = int(result["jobId"])
+        self.jobs_done[job_id] = result
+        waiter = self._job_waiters.pop(job_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(result)
+
+    async def job_result(self, answer: Any, limit: float = 60.0) -> dict[str, Any]:
+        """The result of the job that `responses-lsp.run` answered with `answer`."""
+        answer = _plain(answer)
+        if answer.get("outcome") != "started":
+            return dict(answer)  # refused before it started: the answer is the result
+        job_id = int(answer["jobId"])
+        if job_id in self.jobs_done:
+            return self.jobs_done[job_id]
+        waiter = self._job_waiters.setdefault(job_id, asyncio.get_running_loop().create_future())
+        return await asyncio.wait_for(asyncio.shield(waiter), limit)
+
     # ------------------------------------------------------------------ applyEdit
 
     def _on_apply_edit(self, params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
@@ -253,6 +297,15 @@ class FakeEditor:
             for start, end, text in spans:
                 self._replace(uri, start, end, text)
         return t.ApplyWorkspaceEditResult(applied=True)
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A JSON object as pygls hands it over (a dict, or a namedtuple-like object)."""
+    if isinstance(value, dict):
+        return value
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) if hasattr(v, "_asdict") else v for k, v in value._asdict().items()}
+    return dict(vars(value))
 
 
 def _path(uri: str) -> Path:

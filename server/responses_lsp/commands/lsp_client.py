@@ -8,7 +8,9 @@ it and reports each change back with `didChange` *before* answering the request,
 Code does; a versioned edit for another version is refused (`applied: false`).
 
 An action runs the way an editor runs it: `textDocument/codeAction` for the range, then
-`workspace/executeCommand` with the chosen action's command. Progress (`$/progress`),
+`workspace/executeCommand` with the chosen action's command, which answers at once with
+the job id; the job's result arrives later as the `responsesLsp/jobDone` notification
+(this client declares `clientFeatures.jobDone`). Progress (`$/progress`),
 messages (`window/showMessage`) and every change of a document are passed to callbacks,
 so the commands can draw them. The server's stderr is drained (and shown with `verbose`)
 so that a chatty server can never block on a full pipe.
@@ -46,6 +48,7 @@ CANCEL_TIMEOUT = 3.0
 """Seconds for cancelled jobs to end (their text restored) before shutting down."""
 RUN_COMMAND = "responses-lsp.run"
 CANCEL_COMMAND = "responses-lsp.cancel"
+JOB_DONE = "responsesLsp/jobDone"
 ACTION_KINDS = [
     t.CodeActionKind.Empty,
     t.CodeActionKind.QuickFix,
@@ -182,6 +185,8 @@ class EditorSession:
         self._client: _Client | None = None
         self._closing = False
         self._stderr_task: asyncio.Task[None] | None = None
+        self._jobs_done: dict[int, dict[str, Any]] = {}
+        self._job_waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
     async def __aenter__(self) -> EditorSession:
         await self.start()
@@ -207,6 +212,7 @@ class EditorSession:
             (t.PROGRESS, self._progress),
             (t.WINDOW_SHOW_MESSAGE, self._show_message),
             (t.WINDOW_LOG_MESSAGE, self._log_message),
+            (JOB_DONE, self._job_done),
             (t.CLIENT_REGISTER_CAPABILITY, self._ignore),
             (t.CLIENT_UNREGISTER_CAPABILITY, self._ignore),
         ):
@@ -233,7 +239,10 @@ class EditorSession:
             capabilities=client_capabilities(),
             root_uri=self.root.as_uri(),
             workspace_folders=[t.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)],
-            initialization_options={"responsesLsp": self.settings},
+            initialization_options={
+                "responsesLsp": self.settings,
+                "clientFeatures": {"jobDone": True},
+            },
         )
         result = await self._request(client.initialize_async(params), INITIALIZE_TIMEOUT)
         encoding = result.capabilities.position_encoding
@@ -354,20 +363,36 @@ class EditorSession:
         if instruction is not None and arguments and isinstance(arguments[0], dict):
             arguments[0] = {**arguments[0], "instruction": instruction}
         params = t.ExecuteCommandParams(command=chosen.command.command, arguments=arguments)
-        # Shielded: on Ctrl+C the job is cancelled by command and its request still gets its
-        # answer (once the original text is back) before the server is shut down.
-        request = asyncio.ensure_future(self.client.workspace_execute_command_async(params))
+        answer = await self._request(
+            self.client.workspace_execute_command_async(params), REQUEST_TIMEOUT
+        )
+        answer = _plain(answer)
+        if not isinstance(answer, dict):
+            raise LspClientError(f"unexpected answer to {RUN_COMMAND}: {answer!r}")
+        if answer.get("outcome") != "started":
+            return answer  # refused before it started: the answer is the result
+        done = self._job_future(int(answer["jobId"]))
+        # Shielded: on Ctrl+C the job is cancelled by command and its end still arrives
+        # (once the original text is back) before the server is shut down.
         try:
-            result = await self._request(asyncio.shield(request), None)
+            result: dict[str, Any] = await self._request(asyncio.shield(done), None)
+            return result
         except asyncio.CancelledError:
-            await self.cancel_jobs(doc, request)
+            await self.cancel_jobs(doc, done)
             raise
-        if not isinstance(result, dict):
-            raise LspClientError(f"unexpected answer to {RUN_COMMAND}: {result!r}")
-        return result
+
+    def _job_future(self, job_id: int) -> asyncio.Future[dict[str, Any]]:
+        """Resolved by the job's `responsesLsp/jobDone` (which may already have come)."""
+        future = self._job_waiters.get(job_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._job_waiters[job_id] = future
+        if job_id in self._jobs_done and not future.done():
+            future.set_result(self._jobs_done.pop(job_id))
+        return future
 
     async def cancel_jobs(self, doc: TextBuffer, running: asyncio.Future[Any]) -> None:
-        """Cancel the jobs on `doc` and wait (bounded) for the `running` request to end, so
+        """Cancel the jobs on `doc` and wait (bounded) for the `running` job to end, so
         that the server has restored the text and has no edit in flight at shutdown."""
         client = self._client
         if client is None or client.stopped:
@@ -454,6 +479,15 @@ class EditorSession:
             sys.stderr.write(f"[server log] {params.message}\n")
             sys.stderr.flush()
 
+    def _job_done(self, params: Any) -> None:
+        result = _plain(params)
+        job_id = int(result["jobId"])
+        future = self._job_waiters.pop(job_id, None)
+        if future is not None and not future.done():
+            future.set_result(result)
+        else:
+            self._jobs_done[job_id] = result
+
     def _ignore(self, _params: Any) -> None:
         return None
 
@@ -465,6 +499,15 @@ def _register(client: LanguageClient, method: str, handler: Callable[[Any], Any]
         return handler(params)
 
     client.feature(method)(feature)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON object as pygls hands over an unknown method's params: a dict again."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _refused(reason: str) -> t.ApplyWorkspaceEditResult:

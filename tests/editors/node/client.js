@@ -5,6 +5,11 @@
 // past the document are refused with `applied: false`), and an incremental `didChange` sent for
 // each applied edit before the answer, as VS Code does.
 //
+// Jobs do not hold the command open: `responses-lsp.run` answers at once with the job id (checked
+// to come back within QUICK_MS) and the result comes as the `responsesLsp/jobDone` notification,
+// which this client asks for with `initializationOptions.clientFeatures.jobDone`; the same result
+// is then read back with `responses-lsp.jobResult`.
+//
 // Paths checked: initialize capabilities, the code-action list, `refactor-to-async` streamed to
 // the exact expected text, cancel mid-stream through `window/workDoneProgress/cancel` (the
 // original comes back), and the user typing above the region while it streams (edits computed
@@ -23,6 +28,9 @@ const lsp = require('vscode-languageserver-protocol/node');
 
 const RUN = 'responses-lsp.run';
 const CANCEL = 'responses-lsp.cancel';
+const JOB_RESULT = 'responses-lsp.jobResult';
+const JOB_DONE = 'responsesLsp/jobDone';
+const QUICK_MS = 500;
 const LIMIT_MS = Number(process.env.RLSP_LIMIT_MS || 40000);
 const LABEL = /^responses-lsp job (\d+): (insert|delete-original|delete-new|retract|revert)$/;
 
@@ -137,6 +145,8 @@ const labels = [];
 const progress = []; // { token, kind, title, message, cancellable }
 const createdTokens = new Set();
 const messages = [];
+const jobsDone = new Map(); // jobId -> result, from responsesLsp/jobDone
+const answerTimes = []; // ms until each responses-lsp.run was answered
 let doc;
 let conn;
 
@@ -212,11 +222,26 @@ async function pick(range, action) {
   return chosen.command;
 }
 
-function execute(command) {
-  return conn.sendRequest(lsp.ExecuteCommandRequest.type, {
+/** Runs a job: the command answers at once ("started"), the result comes as jobDone. */
+async function execute(command) {
+  const sent = Date.now();
+  const answer = await conn.sendRequest(lsp.ExecuteCommandRequest.type, {
     command: command.command,
     arguments: command.arguments,
   });
+  answerTimes.push(Date.now() - sent);
+  assert.ok(Date.now() - sent < QUICK_MS, `${command.command} answered in ${Date.now() - sent} ms`);
+  if (answer.outcome !== 'started') return answer; // refused: the answer is the result
+  assert.strictEqual(answer.token, `responses-lsp/job/${answer.jobId}`);
+  await waitFor(`the end of job ${answer.jobId}`, () => jobsDone.has(answer.jobId), LIMIT_MS);
+  const result = jobsDone.get(answer.jobId);
+  const status = await conn.sendRequest(lsp.ExecuteCommandRequest.type, {
+    command: JOB_RESULT,
+    arguments: [{ jobId: answer.jobId }],
+  });
+  assert.strictEqual(status.state, 'done');
+  assert.deepStrictEqual(status.result, result);
+  return result;
 }
 
 function progressOf(token) {
@@ -264,6 +289,7 @@ async function main() {
   });
   conn.onNotification(lsp.ShowMessageNotification.type, (params) => messages.push(params.message));
   conn.onNotification(lsp.LogMessageNotification.type, () => {});
+  conn.onNotification(JOB_DONE, (params) => jobsDone.set(params.jobId, params));
   conn.listen();
 
   // ---- initialize: what the server says it handles
@@ -272,7 +298,7 @@ async function main() {
     clientInfo: { name: 'responses-lsp-node-test', version: '0' },
     rootUri: 'file://' + root,
     workspaceFolders: [{ uri: 'file://' + root, name: 'ws' }],
-    initializationOptions: { responsesLsp: { maxRetries: 1 } },
+    initializationOptions: { responsesLsp: { maxRetries: 1 }, clientFeatures: { jobDone: true } },
     capabilities: {
       general: { positionEncodings: ['utf-16'] },
       window: { workDoneProgress: true, showMessage: {} },
@@ -301,7 +327,7 @@ async function main() {
   const sync = typeof caps.textDocumentSync === 'object' ? caps.textDocumentSync.change : caps.textDocumentSync;
   assert.strictEqual(sync, lsp.TextDocumentSyncKind.Incremental);
   assert.deepStrictEqual(caps.codeActionProvider.codeActionKinds, ['refactor.rewrite', 'quickfix']);
-  for (const command of [RUN, CANCEL]) {
+  for (const command of [RUN, CANCEL, JOB_RESULT]) {
     assert.ok(caps.executeCommandProvider.commands.includes(command), `command ${command} advertised`);
   }
   await conn.sendNotification(lsp.InitializedNotification.type, {});
@@ -385,6 +411,7 @@ async function main() {
   assert.strictEqual(exit.code, 0, `server exit: ${JSON.stringify(exit)}`);
   clearTimeout(timer);
   conn.dispose();
+  log(`responses-lsp.run answered in ${JSON.stringify(answerTimes)} ms`);
   log(`applyEdit: ${stats.applied} applied, ${stats.rejected} refused, ${stats.clampedPositions} clamped positions`);
   for (const r of stats.rejections) log('  refused:', r);
   console.log(`PASS in ${Date.now() - t0} ms`);

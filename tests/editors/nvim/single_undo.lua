@@ -9,9 +9,9 @@ H.run(function()
   local source = H.read(case.file)
   local expected = H.read('expected.txt')
   H.check(
-    'singleUndo sent in initializationOptions',
+    'singleUndo and jobDone sent in initializationOptions',
     client.config.init_options.clientFeatures,
-    { singleUndo = true }
+    { singleUndo = true, jobDone = true }
   )
   local results = H.job_results()
   local changes = H.count_changes(bufnr)

@@ -8,8 +8,10 @@
 ---   :ResponsesSession [show|reset|compact]
 --- and, for every responses-lsp client: an instruction prompt (`vim.ui.input`) for actions that
 --- need one, progress in the command area, and a `workspace/applyEdit` handler that makes one
---- action one undo step (see `responses_lsp.undo`). When a job ends it fires
---- `User ResponsesJobDone` with `data = { client_id, bufnr, result, err }`.
+--- action one undo step (see `responses_lsp.undo`). `responses-lsp.run` answers at once with
+--- the job id; the job's end comes as the server's `responsesLsp/jobDone` notification (asked for
+--- with `init_options.clientFeatures.jobDone`; without it, `responses-lsp.jobResult` is polled).
+--- When a job ends it fires `User ResponsesJobDone` with `data = { client_id, bufnr, result, err }`.
 
 local progress = require('responses_lsp.progress')
 local undo = require('responses_lsp.undo')
@@ -18,6 +20,9 @@ local M = {}
 
 local RUN = 'responses-lsp.run'
 local CANCEL = 'responses-lsp.cancel'
+local JOB_RESULT = 'responses-lsp.jobResult'
+local JOB_DONE = 'responsesLsp/jobDone'
+local POLL_MS = 250
 local SESSION = {
   show = 'responses-lsp.session.show',
   reset = 'responses-lsp.session.reset',
@@ -102,6 +107,11 @@ end
 --- Runs of ours waiting for their result: [client_id .. ':' .. bufnr] = count.
 local running = {} ---@type table<string, integer>
 
+--- Started jobs waiting for `responsesLsp/jobDone`: [client_id .. ':' .. jobId] = bufnr (or
+--- false for no buffer); and results that came before their job was registered.
+local waiting = {} ---@type table<string, integer|false>
+local early = {} ---@type table<string, table>
+
 ---@param client vim.lsp.Client
 ---@param bufnr integer?
 ---@param err lsp.ResponseError?
@@ -130,8 +140,84 @@ local function finished(client, bufnr, err, result)
   })
 end
 
+--- Does `client` get `responsesLsp/jobDone` (it said so in its init_options)?
+---@param client vim.lsp.Client
+local function hears_job_done(client)
+  local features = (client.config.init_options or {}).clientFeatures
+  return type(features) == 'table' and features.jobDone == true
+end
+
+--- Ask `responses-lsp.jobResult` until the job is done (clients started without `jobDone`).
+---@param client vim.lsp.Client
+---@param bufnr integer?
+---@param job_id integer
+local function poll(client, bufnr, job_id)
+  local key = client.id .. ':' .. job_id
+  vim.defer_fn(function()
+    if waiting[key] == nil or client:is_stopped() then
+      return
+    end
+    client:request(
+      'workspace/executeCommand',
+      { command = JOB_RESULT, arguments = { { jobId = job_id } } },
+      function(err, status)
+        if waiting[key] == nil then
+          return
+        elseif err or type(status) ~= 'table' or status.state == 'unknown' then
+          waiting[key] = nil
+          finished(client, bufnr, err or { code = -32603, message = 'the job was lost' }, nil)
+        elseif status.state == 'done' then
+          waiting[key] = nil
+          finished(client, bufnr, nil, status.result)
+        else
+          poll(client, bufnr, job_id)
+        end
+      end,
+      bufnr
+    )
+  end, POLL_MS)
+end
+
+--- `responses-lsp.run` answered: a started job is waited for, anything else is its result.
+---@param client vim.lsp.Client
+---@param bufnr integer?
+local function started(client, bufnr, err, answer)
+  if err or type(answer) ~= 'table' or answer.outcome ~= 'started' or not answer.jobId then
+    return finished(client, bufnr, err, answer)
+  end
+  local key = client.id .. ':' .. answer.jobId
+  if early[key] then
+    local result = early[key]
+    early[key] = nil
+    return finished(client, bufnr, nil, result)
+  end
+  waiting[key] = bufnr or false
+  if not hears_job_done(client) then
+    poll(client, bufnr, answer.jobId)
+  end
+end
+
+--- Handler of the server's `responsesLsp/jobDone` notification.
+---@param params table  the job's result (jobId, outcome, message, …, uri, action)
+---@param ctx lsp.HandlerContext
+local function job_done(_, params, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if not client or type(params) ~= 'table' or not params.jobId then
+    return
+  end
+  local key = client.id .. ':' .. params.jobId
+  local bufnr = waiting[key]
+  if bufnr == nil then
+    early[key] = params -- its answer is still on the way (or another client ran it)
+    return
+  end
+  waiting[key] = nil
+  finished(client, bufnr or nil, nil, params)
+end
+
 --- Client-side handler of `responses-lsp.run` (code actions and :ResponsesAction end up here):
---- asks for the instruction when the action needs one, then runs the job on the server.
+--- asks for the instruction when the action needs one, then starts the job on the server; it
+--- ends (undo step closed, `User ResponsesJobDone`) when the server announces its end.
 ---@param command lsp.Command
 ---@param ctx lsp.HandlerContext
 local function run_command(command, ctx)
@@ -147,8 +233,8 @@ local function run_command(command, ctx)
     local ok = client:request(
       'workspace/executeCommand',
       { command = RUN, arguments = { args } },
-      function(err, result)
-        finished(client, bufnr, err, result)
+      function(err, answer)
+        started(client, bufnr, err, answer)
       end,
       bufnr
     )
@@ -304,6 +390,7 @@ end
 local function adopt(client)
   if M.is_ours(client) then
     client.handlers['workspace/applyEdit'] = undo.apply_edit
+    client.handlers[JOB_DONE] = job_done
   end
 end
 
@@ -342,14 +429,17 @@ local function create_commands()
 end
 
 --- Install the commands, handlers and autocmds. Call it before the server starts (so that
---- `clientFeatures.singleUndo` reaches `initializationOptions`); calling it again reconfigures.
+--- `clientFeatures` reach `initializationOptions`: `singleUndo`, and `jobDone` for the job-end
+--- notification); calling it again reconfigures.
 ---@param opts responses_lsp.Opts?
 function M.setup(opts)
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
   undo.single_undo = M.config.single_undo
+  local features = { jobDone = true }
   if M.config.single_undo then
-    vim.lsp.config(M.config.name, { init_options = { clientFeatures = { singleUndo = true } } })
+    features.singleUndo = true
   end
+  vim.lsp.config(M.config.name, { init_options = { clientFeatures = features } })
   vim.lsp.commands[RUN] = run_command
   local group = vim.api.nvim_create_augroup('responses_lsp', { clear = true })
   vim.api.nvim_create_autocmd('LspAttach', {
