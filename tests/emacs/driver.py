@@ -163,8 +163,8 @@ class EmacsSession:
         self.tmux("send-keys", "-l", text)
 
     def command(self, name: str) -> None:
-        """M-x NAME RET"""
-        self.keys("M-x")
+        """M-x NAME RET (M-x through the harness's single-byte binding C-^)"""
+        self.keys("C-^")
         self.type(name)
         self.keys("Enter")
 
@@ -223,17 +223,17 @@ class EmacsSession:
         return [e for e in self.events if e.event == name]
 
     def dump(self, timeout: float = 20.0) -> Event:
-        """Press <f5>; the buffer text as Emacs has it when it handles the key."""
+        """Press C-\\; the buffer text as Emacs has it when it handles the key."""
         self._dumps += 1
         n = self._dumps
-        self.keys("F5")
+        self.keys("C-\\")
         return self.wait_for("dump", lambda e: e.data["n"] == n, timeout=timeout)
 
     def text(self) -> str:
         return str(self.dump().data["text"])
 
     def wait_text(self, want: str, timeout: float, every: float = 0.3) -> str:
-        """Poll the buffer (one <f5> per poll) until it equals `want`; the last text seen."""
+        """Poll the buffer (one C-\\ per poll) until it equals `want`; the last text seen."""
         deadline = time.monotonic() + timeout
         while True:
             got = self.text()
