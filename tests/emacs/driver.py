@@ -232,8 +232,12 @@ class EmacsSession:
     def text(self) -> str:
         return str(self.dump().data["text"])
 
-    def wait_text(self, want: str, timeout: float, every: float = 0.3) -> str:
-        """Poll the buffer (one C-\\ per poll) until it equals `want`; the last text seen."""
+    def wait_text(self, want: str, timeout: float, every: float = 1.0) -> str:
+        """Poll the buffer (one C-\\ per poll) until it equals `want`; the last text seen.
+
+        Polls at most once a second: eglot sends its didChange only after 0.5 s without input
+        (`eglot-send-changes-idle-time`), so faster key presses would hold the echo of the
+        server's edits back, as a user typing without pause does."""
         deadline = time.monotonic() + timeout
         while True:
             got = self.text()

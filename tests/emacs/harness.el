@@ -6,7 +6,7 @@
 ;;   - each workspace/executeCommand eglot sends and when its answer arrived (eglot waits for it
 ;;     synchronously: the time between the two is time the user could not type),
 ;;   - each server-initiated edit applied, each window/showMessage and $/progress,
-;;   - the buffer text whenever the test presses C-\\ (a "dump"): a key handled by the command
+;;   - the buffer text whenever the test presses C-\ (a "dump"): a key handled by the command
 ;;     loop like any other, so its time stamp also says when Emacs handled input.
 ;; The test drives Emacs with real keys through tmux and reads this log.
 
@@ -35,6 +35,7 @@
   (interactive)
   (let ((buffer (rlsp-test--buffer)))
     (setq rlsp-test-dumps (1+ rlsp-test-dumps))
+    (ignore-errors (rlsp-test-save-events))
     (rlsp-test--write "dump" :n rlsp-test-dumps
                       :text (and buffer (with-current-buffer buffer
                                           (buffer-substring-no-properties (point-min) (point-max))))
@@ -46,6 +47,19 @@
 ;; Single-byte keys only: Emacs 28 on a terminal lost the tail of an escape sequence (<f5> =
 ;; ESC [ 1 5 ~) that arrived while eglot applied a server edit (lossage: "ESC [ ESC [ 1 5 ~"),
 ;; so <f5> and M-x (ESC x) are not reliable probes mid-stream. C-\ dumps, C-^ is M-x.
+(defun rlsp-test-save-events ()
+  "Write eglot's JSON-RPC events buffer next to the log (for a failing test's report)."
+  (let ((buffer (rlsp-test--buffer)))
+    (when buffer
+      (with-current-buffer buffer
+        (let ((server (and (fboundp 'eglot-current-server) (eglot-current-server))))
+          (when server
+            (with-current-buffer (jsonrpc-events-buffer server)
+              (let ((coding-system-for-write 'utf-8-unix))
+                (write-region nil nil (concat rlsp-test-log ".events") nil 'silent)))))))))
+
+(add-hook 'kill-emacs-hook #'rlsp-test-save-events)
+
 (global-set-key (kbd "C-\\") #'rlsp-test-dump)
 (global-set-key (kbd "C-^") #'execute-extended-command)
 
