@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,7 +100,9 @@ class EmacsSession:
         self.file = root / file
         self.home = root / ".home"
         self.log = root / "emacs-log.jsonl"
-        self.socket = root / "tmux.sock"
+        # a short path: a unix socket's path is limited to ~100 bytes
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="rlsp-tmux-"))
+        self.socket = self._socket_dir / "sock"
         self.events: list[Event] = []
         self._offset = 0
         self._dumps = 0
@@ -229,6 +232,13 @@ class EmacsSession:
         self.keys("C-\\")
         return self.wait_for("dump", lambda e: e.data["n"] == n, timeout=timeout)
 
+    def job_result(self) -> dict[str, Any]:
+        """C-x j: the server's `responses-lsp.jobResult` for the last job eglot started."""
+        before = len(self.named("job-result"))
+        self.keys("C-x", "j")
+        self.wait_for("job-result", lambda _e: len(self.named("job-result")) > before)
+        return self.named("job-result")[-1].data
+
     def text(self) -> str:
         return str(self.dump().data["text"])
 
@@ -265,6 +275,7 @@ class EmacsSession:
             self.tmux("kill-server")
         except Exception:
             pass
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
         if self._server_pid:
             deadline = time.monotonic() + 3
             while time.monotonic() < deadline and _alive(self._server_pid):

@@ -60,8 +60,24 @@
 
 (add-hook 'kill-emacs-hook #'rlsp-test-save-events)
 
+(defvar rlsp-test-job-id nil "The jobId of the last responses-lsp.run eglot sent.")
+
+(defun rlsp-test-job-result ()
+  "Ask the server how the last job ended (`responses-lsp.jobResult`) and record the answer."
+  (interactive)
+  (let ((buffer (rlsp-test--buffer)))
+    (with-current-buffer buffer
+      (let ((answer (jsonrpc-request (eglot-current-server) :workspace/executeCommand
+                                     `(:command "responses-lsp.jobResult"
+                                       :arguments [(:jobId ,rlsp-test-job-id)]))))
+        (rlsp-test--write "job-result" :job rlsp-test-job-id
+                          :state (plist-get answer :state)
+                          :outcome (plist-get (plist-get answer :result) :outcome)
+                          :message (or (plist-get (plist-get answer :result) :message) ""))))))
+
 (global-set-key (kbd "C-\\") #'rlsp-test-dump)
 (global-set-key (kbd "C-^") #'execute-extended-command)
+(global-set-key (kbd "C-x j") #'rlsp-test-job-result)
 
 ;; the code-action menu: what eglot offers
 (advice-add 'completing-read :before
@@ -87,6 +103,8 @@
                 (rlsp-test--write "execute" :method (symbol-name method) :command command)
                 (condition-case err
                     (let ((result (apply orig connection method params args)))
+                      (when (and (equal command "responses-lsp.run") (plist-get result :jobId))
+                        (setq rlsp-test-job-id (plist-get result :jobId)))
                       (rlsp-test--write "executed" :method (symbol-name method) :command command
                                         :result (format "%S" result))
                       result)

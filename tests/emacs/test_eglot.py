@@ -152,6 +152,12 @@ def assert_settled(session: EmacsSession, want: str, timeout: float = 15.0) -> N
     assert got == want, f"changed after settling:\n{got}\n{session.diagnostics()}"
 
 
+def assert_outcome(session: EmacsSession, outcome: str) -> None:
+    """What the server says happened (`responses-lsp.jobResult`) is what the buffer shows."""
+    result = session.job_result()
+    assert (result["state"], result["outcome"]) == ("done", outcome), result
+
+
 def assert_no_questions_and_no_timeouts(session: EmacsSession) -> None:
     questions = [e.data["prompt"] for e in session.named("question")]
     assert not questions, f"eglot asked {len(questions)} y-or-n questions: {questions[:3]}"
@@ -206,6 +212,7 @@ def test_menu_and_a_long_token_sized_stream_while_emacs_stays_responsive(
     assert max(len(e["delta"]) for e in deltas) <= MAX_DELTA_CHARS
     assert "requests.get(url)" in json.dumps(request.body)
     assert_settled(session, LONG_REFACTORED)
+    assert_outcome(session, "applied")
     assert_no_questions_and_no_timeouts(session)
     assert_command_answered_promptly(session)
 
@@ -239,6 +246,7 @@ def test_typing_during_a_long_stream_keeps_every_typed_character(
     assert typed_at < request.finished_at, "the typing did not happen during the stream"
     assert request.finished_at - request.received_at >= MIN_STREAM_SECONDS
     assert_settled(session, TYPED + "\n" + LONG_REFACTORED)
+    assert_outcome(session, "applied")
     assert_no_questions_and_no_timeouts(session)
 
 
@@ -262,6 +270,7 @@ def test_cancel_mid_stream_restores_exactly_the_original(
     assert request.disconnected_at is not None, "the stream was read to the end, not cancelled"
     assert not request.completed
     assert_settled(session, SOURCE)
+    assert_outcome(session, "cancelled")
     assert_no_questions_and_no_timeouts(session)
 
 
@@ -283,4 +292,5 @@ def test_instruction_helper_with_the_docs_configuration(
     request = wait_finished(loopback, timeout=30)
     assert instruction in json.dumps(request.body)
     assert_settled(session, SOURCE.replace(FETCH, rewritten))
+    assert_outcome(session, "applied")
     assert_no_questions_and_no_timeouts(session)
