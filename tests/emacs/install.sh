@@ -40,8 +40,9 @@ apt_install() {  # PACKAGE...
 
 # ------------------------------------------------------------- Emacs 28 + elpa-eglot (apt)
 
-system_packages() {
-  local missing=()
+system_packages() {  # EXTRA-PACKAGE... (Emacs 30's libraries), all in one apt-get install
+  local missing=() dep
+  for dep in "$@"; do dpkg -s "$dep" >/dev/null 2>&1 || missing+=("$dep"); done
   dpkg-query -W -f '${Version}' emacs-nox 2>/dev/null | grep -q '^1:28\.' || missing+=(emacs-nox)
   dpkg -s elpa-eglot >/dev/null 2>&1 || missing+=(elpa-eglot)
   command -v tmux >/dev/null || missing+=(tmux)
@@ -88,7 +89,9 @@ debian_source() {  # CODENAME
   done
 }
 
-emacs30() {
+EMACS30_VERSION=""
+EMACS30_DEPS=""
+emacs30_fetch() {
   local launcher="$CACHE/bin/emacs30"
   if [ -x "$launcher" ] && "$launcher" --batch --eval '(kill-emacs (if (>= emacs-major-version 30) 0 1))' \
       2>/dev/null; then
@@ -127,13 +130,16 @@ emacs30() {
   log "apt-get download emacs-nox emacs-common emacs-bin-common $version"
   (cd "$apt/debs" && apt-get "${options[@]}" download -qq \
     "emacs-nox=$version" "emacs-common=$version" "emacs-bin-common=$version")
-  # its libraries (libtree-sitter0, ...) from the machine's own suites
-  local deps
-  deps="$(apt-cache "${options[@]}" show "emacs-nox=$version" | sed -n 's/^Depends: //p' |
-          tr ',' '\n' | sed 's/|.*//; s/(.*//; s/ //g' | grep -v '^emacs-' | grep -v '^$' | sort -u)"
-  local missing=() dep
-  for dep in $deps; do dpkg -s "$dep" >/dev/null 2>&1 || missing+=("$dep"); done
-  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  # its libraries (libtree-sitter0, ...) come from the machine's own suites: system_packages
+  EMACS30_DEPS="$(apt-cache "${options[@]}" show "emacs-nox=$version" | sed -n 's/^Depends: //p' |
+    tr ',' '\n' | sed 's/|.*//; s/(.*//; s/ //g' | grep -v '^emacs-' | grep -v '^$' | sort -u)"
+  EMACS30_VERSION=$version
+}
+
+emacs30_unpack() {
+  [ -n "$EMACS30_VERSION" ] || return 0
+  local codename apt="$CACHE/apt" launcher="$CACHE/bin/emacs30"
+  codename="$(. /etc/os-release && echo "$VERSION_CODENAME")"
   local root="$CACHE/emacs30"
   mkdir -p "$root"
   for deb in "$apt/debs"/*.deb; do dpkg -x "$deb" "$root"; done
@@ -162,8 +168,10 @@ EOF
   rm -rf "$apt/debs" "$apt/archives"
 }
 
-system_packages
-emacs30
+emacs30_fetch
+# shellcheck disable=SC2086  # a list of package names
+system_packages $EMACS30_DEPS
+emacs30_unpack
 log "emacs: $(emacs --version | head -n 1)"
 [ -x "$CACHE/bin/emacs30" ] && log "emacs30: $("$CACHE/bin/emacs30" --version | head -n 1)"
 log "done"
