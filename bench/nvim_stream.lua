@@ -7,7 +7,9 @@
 -- reused across experiments), let the "user" edit line 1 and pause 400 ms (so didChange flows
 -- normally during the stream, as in the baseline), then run the action:
 --   ours: textDocument/codeAction on the region, pick the action, workspace/executeCommand with
---         the argument object the code action carries;
+--         the argument object the code action carries; it answers at once ("started") and the
+--         job's end is the server's responsesLsp/jobDone notification (clientFeatures.jobDone),
+--         which is what t_res and the result record;
 --   ref:  workspace/executeCommand perf.stream (the baseline's coalesce-16ms sender).
 -- The default workspace/applyEdit handler is wrapped: after it returns, the time (vim.uv.hrtime)
 -- and the length of the expected text the buffer holds from the region start (the "new text
@@ -85,6 +87,13 @@ local function apply_handler(err, params, ctx)
   return r
 end
 
+local jobs_done = {} -- jobId -> responsesLsp/jobDone params (our server)
+local function job_done_handler(_, params)
+  if type(params) == 'table' and params.jobId then
+    jobs_done[params.jobId] = { result = params, t = uv.hrtime() }
+  end
+end
+
 local clients = {} -- server name -> { id, pid }
 local function children()
   local set = {}
@@ -103,7 +112,11 @@ local function attach(name, buf)
     cmd_cwd = s.cwd,
     cmd_env = s.env,
     root_dir = spec.root,
-    handlers = { ['workspace/applyEdit'] = apply_handler },
+    handlers = {
+      ['workspace/applyEdit'] = apply_handler,
+      ['responsesLsp/jobDone'] = job_done_handler,
+    },
+    init_options = { clientFeatures = { jobDone = true } },
     flags = { debounce_text_changes = 150 },
   }, { bufnr = buf })
   local client = assert(vim.lsp.get_client_by_id(id))
@@ -186,6 +199,17 @@ for _, exp in ipairs(spec.experiments) do
   local t_req = uv.hrtime()
   local ok_req, res = pcall(request, client, 'workspace/executeCommand', command, buf, exp.timeout_ms)
   local t_res = uv.hrtime()
+  if ok_req and type(res) == 'table' and res.outcome == 'started' and res.jobId then
+    -- our job runs on after the answer: its end is the jobDone notification
+    local id = res.jobId
+    local ended = vim.wait(exp.timeout_ms or 30000, function() return jobs_done[id] ~= nil end, 1)
+    if ended then
+      res, t_res = jobs_done[id].result, jobs_done[id].t
+    else
+      ok_req, res = false, 'timeout: responsesLsp/jobDone for job ' .. id
+      t_res = uv.hrtime()
+    end
+  end
   local ru1 = uv.getrusage()
   marker('end', exp.name, pid or 0)
   local cur = CUR

@@ -106,19 +106,6 @@ class JobResult:
             "seconds": round(self.seconds, 3),
         }
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> JobResult:
-        return cls(
-            job_id=int(data["jobId"]),
-            outcome=str(data["outcome"]),
-            message=str(data.get("message") or ""),
-            tokens=int(data.get("tokens") or 0),
-            edits=int(data.get("edits") or 0),
-            edit_bytes=int(data.get("editBytes") or 0),
-            seconds=float(data.get("seconds") or 0.0),
-            error_kind=data.get("errorKind"),
-        )
-
 
 @dataclass
 class Job:

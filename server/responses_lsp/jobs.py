@@ -142,15 +142,6 @@ class JobManager:
         job.runner = asyncio.ensure_future(self._live(job, prepared, started))
         return {"jobId": job.id, "outcome": "started", "token": job.token}
 
-    async def run(self, request: JobRequest) -> JobResult:
-        """Start a job and wait for its end (for callers inside the server and tests)."""
-        answer = self.start(request)
-        job_id = int(answer["jobId"])
-        job = self.jobs.get(job_id)
-        if job is not None:
-            await job.finished.wait()
-        return JobResult.from_json(self.results[job_id])
-
     async def _live(self, job: Job, runner: Runner, started: float) -> None:
         try:
             result = await runner()
@@ -284,12 +275,12 @@ class JobManager:
         try:
             await asyncio.shield(job.task)
         except asyncio.CancelledError:
-            # Either the job was cancelled (task cancelled) or its own task was.
             if not job.task.done():
-                job.cancel_reason = job.cancel_reason or "cancelled"
+                # Not the stream but the job itself was cancelled: the event loop is ending
+                # (the client closed the connection). Nothing can be confirmed any more.
+                job.cancel_reason = job.cancel_reason or "cancelled: the server is stopping"
                 job.task.cancel()
-                with contextlib.suppress(BaseException):
-                    await job.task
+                raise
         except ResponsesLspError as exc:
             error = exc
         except Exception as exc:  # a bug: never let it take the buffer or the server down

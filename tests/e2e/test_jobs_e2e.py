@@ -173,9 +173,9 @@ async def test_a_client_without_apply_edit_gets_disabled_actions_and_no_edit(
 # ----------------------------------------------------------------- exit
 
 
-@pytest.mark.parametrize("shutdown_first", [False, True], ids=["exit-only", "shutdown-exit"])
+@pytest.mark.parametrize("how", ["exit-only", "shutdown-exit", "stdin-closed"])
 async def test_exit_mid_job_ends_the_process_promptly_with_the_spec_code(
-    loopback: LoopbackServer, tmp_path: Path, shutdown_first: bool
+    loopback: LoopbackServer, tmp_path: Path, how: str
 ) -> None:
     loopback.script(Reply.text(ASYNC_FETCH * 20, chunks=2, pace_tps=25))  # ~1 min of stream
     async with open_session("neovim", loopback, tmp_path) as session:
@@ -185,13 +185,18 @@ async def test_exit_mid_job_ends_the_process_promptly_with_the_spec_code(
         await session.wait_for(lambda: len(session.editor.applied) >= 3)
         process = session.client._server
         assert process is not None
-        if shutdown_first:
+        if how == "shutdown-exit":
             await asyncio.wait_for(session.client.shutdown_async(None), 5)
         exited_at = time.monotonic()
-        session.client.exit(None)
+        if how == "stdin-closed":  # the editor died: no exit, its end of the pipe is gone
+            assert process.stdin is not None
+            process.stdin.close()
+        else:
+            session.client.exit(None)
         code = await asyncio.wait_for(process.wait(), 10)
         took = time.monotonic() - exited_at
-        assert code == (0 if shutdown_first else 1)
+        if how != "stdin-closed":  # no exit at all: the spec says nothing of the code
+            assert code == (0 if how == "shutdown-exit" else 1)
         assert took < 2.0, f"the process took {took:.2f} s to exit"
 
 

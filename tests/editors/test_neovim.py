@@ -151,6 +151,14 @@ def test_single_undo_mode_one_u_restores_the_original(
     assert_passed(run_scenario(nvim, "single_undo.lua", tmp_path, loopback))
 
 
+def test_without_the_job_done_notification_the_module_polls_the_result(
+    nvim: Path, loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    loopback.script(Reply.text(ASYNC_FETCH, chunks=4, pace_tps=200))
+    write_case(tmp_path, SOURCE, REFACTORED, **FETCH_LINES)
+    assert_passed(run_scenario(nvim, "job_end_polled.lua", tmp_path, loopback))
+
+
 UNICODE_SOURCE = '''# café — 漢字 — 😀
 GREETING = "héllo 漢 😀"
 

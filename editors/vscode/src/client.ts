@@ -5,6 +5,9 @@
  * - `responses-lsp.run` for an action that needs an instruction asks for it in an input box
  *   (the built-in ones below, custom actions whose prompt uses `{instruction}`, and any action
  *   whose argument object says `needsInstruction: true`);
+ * - `responses-lsp.run` answers at once (`outcome: "started"`); the job's end comes as the
+ *   `responsesLsp/jobDone` notification (asked for with `clientFeatures.jobDone`), which closes
+ *   the job's undo step;
  * - the job's work-done progress becomes a notification with Cancel and a status bar item;
  * - the job's `workspace/applyEdit`s go through the one-undo-step mode;
  * - settings (initializationOptions, `workspace/configuration`, didChangeConfiguration) carry the
@@ -29,6 +32,7 @@ import type { SingleUndo } from './undo';
 export const RUN = 'responses-lsp.run';
 export const CANCEL = 'responses-lsp.cancel';
 export const JOBS = 'responses-lsp.jobs';
+export const JOB_DONE = 'responsesLsp/jobDone';
 
 const LAST_INSTRUCTION = 'responsesLsp.lastInstruction';
 
@@ -54,6 +58,16 @@ export interface RunningJob {
   action: string;
   uri: string;
   token: string;
+}
+
+/** How a job ended: `responsesLsp/jobDone`'s params (also what `responses-lsp.jobResult` holds). */
+export interface JobResult {
+  jobId: number;
+  outcome: string;
+  message: string;
+  uri?: string;
+  action?: string;
+  [key: string]: unknown;
 }
 
 /** `responses-lsp.run`'s argument object. */
@@ -113,13 +127,18 @@ function middleware(parts: ClientParts, client: () => LanguageClient): Middlewar
         }
         request = { ...request, instruction };
       }
+      let answer: unknown;
       try {
-        return await next(command, [request, ...args.slice(1)]);
+        answer = await next(command, [request, ...args.slice(1)]);
       } finally {
-        if (typeof request.uri === 'string') {
+        // A started job's undo step is closed by its responsesLsp/jobDone; anything else
+        // (refused, an error) ended here.
+        const started = (answer as { outcome?: unknown } | undefined)?.outcome === 'started';
+        if (!started && typeof request.uri === 'string') {
           await parts.undo.finish(request.uri);
         }
       }
+      return answer;
     },
     handleWorkDoneProgress: (token, params, next) => parts.jobs.handle(token, params, next),
     workspace: {
@@ -154,12 +173,17 @@ export function createClient(python: Interpreter, env: NodeJS.ProcessEnv, parts:
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     initializationOptions: {
       [SECTION]: parts.settings.forInitialize(),
-      clientFeatures: { singleUndo: true },
+      clientFeatures: { singleUndo: true, jobDone: true },
     },
     synchronize: { configurationSection: SECTION },
     middleware: middleware(parts, () => client),
   };
   const client = new LanguageClient(SECTION, 'Responses LSP', serverOptions, clientOptions);
+  client.onNotification(JOB_DONE, async (result: JobResult) => {
+    if (typeof result?.uri === 'string') {
+      await parts.undo.finish(result.uri);
+    }
+  });
   return client;
 }
 

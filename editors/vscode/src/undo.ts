@@ -90,7 +90,10 @@ export class SingleUndo {
     return applied ? { applied } : { applied, failureReason: 'the document changed before the edit could be applied' };
   }
 
-  /** A run on `uri` ended: close its undo step so the next edit (the user's) starts a new one. */
+  /**
+   * A run on `uri` ended (its `responsesLsp/jobDone` came): close its undo step so the next
+   * edit (the user's) starts a new one.
+   */
   async finish(uri: string): Promise<void> {
     const editors = new Set<vscode.TextEditor>();
     for (const [key, step] of [...this.open]) {
