@@ -123,6 +123,8 @@ class EmacsSession:
             "RLSP_FILE": str(self.file),
             "PYTHONPATH": str(REPO / "server"),
             "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",  # CI machines may have no locale set
+            "LC_ALL": "C.UTF-8",
         }
         self.log.write_text("", encoding="utf-8")
         self.tmux(
