@@ -414,6 +414,8 @@ class JobManager:
                         host.driver.pump(uri)
                     if region.conflict:
                         raise EditConflict()
+                    if region.failure:  # the editor refuses our edits: stop asking the model
+                        raise ResponsesLspError(region.failure)
                     now = time.monotonic()
                     if has_progress and now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
@@ -502,6 +504,8 @@ class JobManager:
         kind: str | None = None
         if region.conflict:
             outcome, message = "conflict", EditConflict().user_message()
+        elif region.failure:  # the editor refused our edits (the engine says what it left)
+            outcome, message, kind = "error", region.failure, "client"
         elif error is not None and not isinstance(error, EditConflict):
             outcome = "error"
             message = error.user_message()

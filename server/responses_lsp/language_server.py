@@ -314,6 +314,8 @@ def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None
     encoding = ls.workspace.position_encoding
     ls.driver.encoding = Encoding(str(getattr(encoding, "value", encoding) or "utf-16"))
     ls.document_changes = ls.edit_capabilities()["document_changes"]
+    client_name = params.client_info.name if params.client_info else ""
+    ls.driver.open_version_is_real = client_name.lower() != "neovim"
     if not ls.document_changes:
         ls.driver.versioned = False
 

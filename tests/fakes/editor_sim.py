@@ -1,11 +1,23 @@
 """A deterministic discrete-event simulation of an editor, a user and our edit engine.
 
-Two client behaviours, as measured on real editors (shared/reference/perf-baseline.md):
+Client behaviours, as measured on real editors (shared/reference/perf-baseline.md,
+clients.md) or as the LSP allows:
 - "vscode": rejects a versioned edit whose version is stale (`applied: false`); sends a
   didChange right after each change, before answering.
 - "nvim": skips a versioned edit older than its buffer but answers `applied: true`;
   didOpen carries version 0; didChange is debounced 150 ms (trailing until the first flush,
   then at most one flush per 150 ms) and reports changes in its own minimal-diff shape.
+- "eglot": (Emacs) answers a versioned edit whose version is not its own with a JSON-RPC
+  error; records changes and flushes them late (an idle timer restarted by every change),
+  merging a change into the previous one when it touches that one's new text (several
+  consecutive streamed inserts arrive as one content change).
+- "diff": each didChange is one minimal diff between the text it last sent and the text
+  it has now; flushes at random moments (any partitioning of changes into notifications).
+- "full": like "diff" but sends the whole text (full sync).
+
+Any client may take a while to apply an edit it received (`apply_delay`), and the user's
+keystrokes can be timed inside that window (`on_edit` operations): unversioned edits then
+land where their positions point in the changed buffer.
 
 The client buffer tags every character with where it came from (original text inside or
 outside the region, typed by the user, written by the engine), so the test can assert the
@@ -23,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from responses_lsp.editing.document import Document, Encoding, split_lines
+from responses_lsp.editing.echo import ContentChange, apply_did_change
 from responses_lsp.editing.streamer import DocStreamer, Outcome, OutgoingEdit, RegionJob
 
 PREFIX = "p"  # original text before the region
@@ -79,6 +92,10 @@ class Simulation:
         nvim_shape: bool = True,
         flush_interval: float = 0.016,
         latency: tuple[float, float] = (0.0005, 0.003),
+        versioned: bool = True,
+        apply_delay: float = 0.0,
+        flush_delay: tuple[float, float] = (0.01, 0.3),
+        refuse: str = "",
     ) -> None:
         self.rng = random.Random(seed)
         self.nvim_shape = nvim_shape and client == "nvim"
@@ -87,8 +104,12 @@ class Simulation:
         self._queue: list[_Event] = []
         self._seq = itertools.count()
         self.latency = latency
+        self.apply_delay = apply_delay
+        self.flush_delay = flush_delay
+        self.refuse = refuse  # "" | "reject" | "error": the client refuses every edit
         self._sc_last = 0.0  # in-order delivery per direction
         self._cs_last = 0.0
+        self._apply_last = 0.0
         start, end = region
         self.buffer = TaggedBuffer(
             [
@@ -100,6 +121,7 @@ class Simulation:
         self.version = 1 if client == "vscode" else 0
         self.tick = 5  # Neovim's changedtick after loading
         self.pending_changes: list[dict[str, Any]] = []
+        self.last_sent_text = text  # diff / full clients: the text the server was told of
         self.flush_at: float | None = None
         self.last_flush: float | None = None
         self.flush_token = 0
@@ -107,10 +129,19 @@ class Simulation:
         self.applied_edits = 0
         self.skipped_edits = 0
         self.rejected_edits = 0
+        self.received_edits = 0
+        self.fragile = 0  # unversioned deletions sent and not applied yet
+        self.did_changes = 0
+        self.on_edit: dict[int, list[Callable[[], None]]] = {}
         # server side
         self.doc = Document("file:///sim.txt", text, version=self.version)
         self.streamer = DocStreamer(
-            self.doc, self.encoding, clock=lambda: self.now, flush_interval=flush_interval
+            self.doc,
+            self.encoding,
+            clock=lambda: self.now,
+            flush_interval=flush_interval,
+            versioned=versioned,
+            open_version_is_real=client != "nvim",
         )
         s_pos = self._pos_in(text, start)
         e_pos = self._pos_in(text, end)
@@ -151,7 +182,9 @@ class Simulation:
     def server_pump(self) -> None:
         edit = self.streamer.poll()
         if edit is not None:
-            self._to_client(lambda e=edit: self.client_apply(e))  # type: ignore[misc]
+            if edit.version is None and edit.intent != "insert":
+                self.fragile += 1
+            self._to_client(lambda e=edit: self.client_receive(e))  # type: ignore[misc]
         wake = self.streamer.wake_at()
         if wake is not None:
             self._wake_token += 1
@@ -167,16 +200,11 @@ class Simulation:
         self.server_pump()
 
     def server_did_change(self, version: int, changes: list[dict[str, Any]]) -> None:
-        for ch in changes:
-            (sl, sc), (el, ec) = ch["start"], ch["end"]
-            start = self.doc.from_client(self.encoding, sl, sc)
-            end = self.doc.from_client(self.encoding, el, ec)
-            change = self.doc.make_change(start, end, ch["text"])
-            self.streamer.on_change(change)
-            self.doc.apply(change)
-        self.doc.version = version
-        self.doc.changes_received += 1
-        self.streamer.on_batch_end()
+        events: list[ContentChange] = [
+            (None, ch["text"]) if ch.get("full") else ((ch["start"], ch["end"]), ch["text"])
+            for ch in changes
+        ]
+        apply_did_change(self.doc, self.streamer, self.encoding, events, version)
         self.server_pump()
 
     # ------------------------------------------------------------ client
@@ -202,7 +230,12 @@ class Simulation:
         self.buffer.chars[start:end] = [(c, tag) for c in text]
         if self.nvim_shape:
             return self._nvim_shape(before, self.buffer.text)
-        return {"start": s_units, "end": e_units, "text": text}
+        return {
+            "start": s_units,
+            "end": e_units,
+            "text": text,
+            "offsets": (start, end, start + len(text)),
+        }
 
     def _nvim_shape(self, before: str, after: str) -> dict[str, Any]:
         """Neovim reports a minimal diff (longest common prefix, then suffix)."""
@@ -229,17 +262,42 @@ class Simulation:
         full = split_lines(text)[line].rstrip("\r\n")
         return (line, self.encoding.to_client(full, len(lines[-1])))
 
+    def client_receive(self, edit: OutgoingEdit) -> None:
+        """An applyEdit request reaches the client; it applies it after `apply_delay`."""
+        self.received_edits += 1
+        # The user's keystroke lands between our send and the application. An unversioned
+        # deletion then removes whatever its positions point at: no server can prevent
+        # that, so the window is modelled for what can be protected (versioned edits, and
+        # streamed inserts, which land in the wrong place and are moved back).
+        exposed = edit.version is not None or edit.intent == "insert"
+        for action in self.on_edit.pop(self.received_edits, []) if exposed else []:
+            action()
+        delay = self.rng.uniform(0.0, self.apply_delay) if self.apply_delay and exposed else 0.0
+        self._apply_last = max(self._apply_last, self.now + delay)
+        if self._apply_last <= self.now:
+            self.client_apply(edit)
+        else:
+            self.at(self._apply_last, lambda: self.client_apply(edit))
+
     def client_apply(self, edit: OutgoingEdit) -> None:
         version = edit.version
-        if self.client == "vscode":
-            if version is not None and version != self.version:
-                self.rejected_edits += 1
-                self._to_server(lambda: self.server_ack(edit.sent_id, False))
-                return
-        elif version is not None and version > 0 and self.version > version:
+        if version is None and edit.intent != "insert":
+            self.fragile -= 1
+        if self.refuse:
+            self.rejected_edits += 1
+            self._to_server(lambda: self.server_ack(edit.sent_id, False))
+            return
+        stale = version is not None and version != self.version
+        if self.client in ("vscode", "eglot", "diff") and stale:
+            # VS Code answers applied: false, eglot a JSON-RPC error (both: not applied)
+            self.rejected_edits += 1
+            self._to_server(lambda: self.server_ack(edit.sent_id, False))
+            return
+        if self.client == "nvim" and stale and version and self.version > version:
             self.skipped_edits += 1
             self._to_server(lambda: self.server_ack(edit.sent_id, True))
             return
+        # "full": does not check versions at all
         start = self._from_client_units(edit.start)
         end = self._from_client_units(edit.end)
         if end < start:
@@ -282,25 +340,92 @@ class Simulation:
             version = self.version
             self._to_server(lambda: self.server_did_change(version, [change]))
             return
-        self.tick += 1
-        self.version = self.tick  # Neovim's buf_versions follow changedtick
-        self.pending_changes.append(change)
-        debounce = 0.150
-        if self.last_flush is None:
-            delay = debounce
-        else:
-            delay = max(debounce - (self.now - self.last_flush), 0.0)
+        if self.client == "nvim":
+            self.tick += 1
+            self.version = self.tick  # Neovim's buf_versions follow changedtick
+            self.pending_changes.append(change)
+            debounce = 0.150
+            if self.last_flush is None:
+                delay = debounce
+            else:
+                delay = max(debounce - (self.now - self.last_flush), 0.0)
+            self._schedule_flush(delay)
+            return
+        self.version += 1
+        if self.client == "eglot":
+            self._eglot_record(change)
+            self._schedule_flush(self.flush_delay[1])  # idle timer: restarted by every change
+            return
+        # diff / full: the notification carries whatever changed since the last one; it goes
+        # out at a random moment (at once, soon, or later), so any partitioning happens.
+        roll = self.rng.random()
+        if roll < 0.3:
+            self._flush(self.flush_token)
+        elif self.flush_at is None or roll < 0.6:
+            self._schedule_flush(self.rng.uniform(*self.flush_delay), restart=roll < 0.45)
+
+    def _eglot_record(self, change: dict[str, Any]) -> None:
+        """Merge `change` into the previous recorded one when it touches its new text."""
+        start, end, _new_end = change["offsets"]
+        if self.pending_changes:
+            last = self.pending_changes[-1]
+            l_start, l_end, l_new_end = last["offsets"]
+            if l_start <= start and end <= l_new_end:
+                inner = last["text"]
+                merged = inner[: start - l_start] + change["text"] + inner[end - l_start :]
+                last["text"] = merged
+                last["offsets"] = (l_start, l_end, l_start + len(merged))
+                return
+        self.pending_changes.append(dict(change))
+
+    def _schedule_flush(self, delay: float, *, restart: bool = True) -> None:
+        if not restart and self.flush_at is not None:
+            return
         self.flush_token += 1
         token = self.flush_token
+        self.flush_at = self.now + delay
         self.at(self.now + delay, lambda: self._flush(token))
 
     def _flush(self, token: int) -> None:
-        if token != self.flush_token or not self.pending_changes:
+        if token != self.flush_token:
+            return
+        self.flush_at = None
+        self.flush_token += 1
+        version = self.version
+        if self.client in ("diff", "full"):
+            text = self.buffer.text
+            if text == self.last_sent_text:
+                return
+            before, self.last_sent_text = self.last_sent_text, text
+            if self.client == "full":
+                change: dict[str, Any] = {"full": True, "text": text}
+            else:
+                change = self._diff_change(before, text)
+            self.did_changes += 1
+            self._to_server(lambda: self.server_did_change(version, [change]))
+            return
+        if not self.pending_changes:
             return
         changes, self.pending_changes = self.pending_changes, []
         self.last_flush = self.now
-        version = self.version
+        self.did_changes += 1
         self._to_server(lambda: self.server_did_change(version, changes))
+
+    def _diff_change(self, before: str, after: str) -> dict[str, Any]:
+        prefix = 0
+        limit = min(len(before), len(after))
+        while prefix < limit and before[prefix] == after[prefix]:
+            prefix += 1
+        suffix = 0
+        while suffix < limit - prefix and before[-1 - suffix] == after[-1 - suffix]:
+            suffix += 1
+        while prefix > 0 and before[prefix - 1 : prefix + 1] == "\r\n":
+            prefix -= 1
+        return {
+            "start": self._units_in(before, prefix),
+            "end": self._units_in(before, len(before) - suffix),
+            "text": after[prefix : len(after) - suffix],
+        }
 
     # ------------------------------------------------------------ checks
 

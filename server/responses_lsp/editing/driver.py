@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from responses_lsp.editing.document import Change, Document, Encoding, Pos
+from responses_lsp.editing.document import Document, Encoding, Pos
 
 if TYPE_CHECKING:  # imported when the first job starts, not at server start
     from responses_lsp.editing.job_region import OutgoingEdit, RegionJob
@@ -25,26 +25,29 @@ if TYPE_CHECKING:  # imported when the first job starts, not at server start
 log = logging.getLogger(__name__)
 
 SendEdit = Callable[["OutgoingEdit"], "Future[Any]"]
-MAX_COMBINED = 3
-"""Most content changes one of our edits is echoed as (Neovim: 2 at the end of a buffer)."""
 
 
-def _applied(future: Future[Any]) -> bool:
+def _applied(future: Future[Any]) -> tuple[bool, str]:
+    """Whether the client applied the edit, and if not, why (its reason or its error)."""
     if future.cancelled():
-        return False
+        return False, "the request was cancelled"
     error = future.exception()
     if error is not None:
         log.warning("workspace/applyEdit failed: %s", error)
-        return False
+        return False, f"error: {str(error)[:200]}"
     result = future.result()
     applied = getattr(result, "applied", None)
     if applied is None and isinstance(result, dict):
         applied = result.get("applied")
+    reason = ""
     if not applied:
-        reason = getattr(result, "failure_reason", None)
+        reason = str(getattr(result, "failure_reason", None) or "")
+        if isinstance(result, dict):
+            reason = str(result.get("failureReason") or reason)
         if reason:
             log.info("client did not apply the edit: %s", reason)
-    return bool(applied)
+        reason = f"applied: false, {reason[:200]}" if reason else "applied: false"
+    return bool(applied), reason
 
 
 class EditDriver:
@@ -63,6 +66,7 @@ class EditDriver:
         self.flush_interval = flush_interval
         self.clock = clock
         self.versioned = versioned
+        self.open_version_is_real = False  # see DocStreamer (False for Neovim)
         self.settle_timeout = settle_timeout
         self.encoding = Encoding("utf-16")
         self.docs: dict[str, Document] = {}
@@ -99,79 +103,28 @@ class EditDriver:
 
     def change(self, uri: str, version: int, changes: list[Any]) -> None:
         """Apply one didChange (lsprotocol content change events), in order."""
+        from responses_lsp.editing.echo import ContentChange, apply_did_change
+
         doc = self.docs.get(uri)
         if doc is None:
             log.warning("didChange for a document that is not open: %s", uri)
             return
-        streamer = self.streamers.get(uri)
-        index = 0
-        while index < len(changes):
-            event = changes[index]
-            change = self._to_change(doc, event)
-            if streamer is not None:
-                taken = self._combined_echo(doc, streamer, changes, index, change)
-                if taken:
-                    index += taken
-                    continue
-                streamer.on_change(change)
-            if getattr(event, "range", None) is None:
-                doc.replace_all(event.text)
+        events: list[ContentChange] = []
+        for event in changes:
+            rng = getattr(event, "range", None)
+            if rng is None:
+                events.append((None, event.text))
             else:
-                doc.apply(change)
-            index += 1
-        doc.version = version
-        doc.changes_received += 1
+                events.append(
+                    (
+                        ((rng.start.line, rng.start.character), (rng.end.line, rng.end.character)),
+                        event.text,
+                    )
+                )
+        streamer = self.streamers.get(uri)
+        apply_did_change(doc, streamer, self.encoding, events, version)
         if streamer is not None:
-            streamer.on_batch_end()
             self.pump(uri)
-
-    def _combined_echo(
-        self, doc: Document, streamer: DocStreamer, events: list[Any], index: int, first: Change
-    ) -> int:
-        """Recognise one of our edits echoed as several changes; returns how many it took.
-
-        Neovim reports a deletion that reaches the end of the buffer as two changes (the
-        text, then the line break left over), so the effect of a short run of changes is
-        compared with our pending edits too. Rare, so a scratch copy of the document is fine.
-        """
-        if not streamer.pending or streamer.is_ours(first) or index + 1 >= len(events):
-            return 0
-        candidates = streamer.candidates()
-        for count in range(2, min(MAX_COMBINED, len(events) - index) + 1):
-            scratch = Document(doc.uri, "", doc.version, doc.language_id)
-            scratch.lines = list(doc.lines)
-            for event in events[index : index + count]:
-                if getattr(event, "range", None) is None:
-                    return 0
-                scratch.apply(self._to_change(scratch, event))
-            for _, (start, end, text) in candidates:
-                expected = Document(doc.uri, "", doc.version, doc.language_id)
-                expected.lines = list(doc.lines)
-                expected.apply(expected.make_change(start, end, text))
-                if expected.lines == scratch.lines:
-                    streamer.on_change(doc.make_change(start, end, text))
-                    doc.lines = scratch.lines
-                    return count
-        return 0
-
-    def _to_change(self, doc: Document, event: Any) -> Change:
-        rng = getattr(event, "range", None)
-        if rng is None:  # whole-document change: the minimal replacement it amounts to
-            old = doc.text
-            new = event.text
-            prefix = 0
-            limit = min(len(old), len(new))
-            while prefix < limit and old[prefix] == new[prefix]:
-                prefix += 1
-            suffix = 0
-            while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
-                suffix += 1
-            start = _pos_of(old, prefix)
-            end = _pos_of(old, len(old) - suffix)
-            return doc.make_change(start, end, new[prefix : len(new) - suffix])
-        start = doc.from_client(self.encoding, rng.start.line, rng.start.character)
-        end = doc.from_client(self.encoding, rng.end.line, rng.end.character)
-        return doc.make_change(start, end, event.text)
 
     # ------------------------------------------------------------------ jobs
 
@@ -191,6 +144,7 @@ class EditDriver:
                 flush_interval=self.flush_interval,
                 settle_timeout=self.settle_timeout,
                 versioned=self.versioned,
+                open_version_is_real=self.open_version_is_real,
             )
             self.streamers[uri] = streamer
         return streamer.add_job(start, end, keep_partial=keep_partial, job_id=job_id)
@@ -217,7 +171,8 @@ class EditDriver:
         streamer = self.streamers.get(uri)
         if streamer is None:
             return
-        streamer.on_ack(edit.sent_id, _applied(future))
+        applied, reason = _applied(future)
+        streamer.on_ack(edit.sent_id, applied, reason)
         self.pump(uri)
 
     def _arm(self, uri: str, streamer: DocStreamer) -> None:
@@ -245,10 +200,3 @@ class EditDriver:
     def stats(self, uri: str) -> tuple[int, int]:
         streamer = self.streamers.get(uri)
         return (streamer.stats_edits, streamer.stats_bytes) if streamer else (0, 0)
-
-
-def _pos_of(text: str, offset: int) -> Pos:
-    before = text[:offset]
-    line = before.count("\n") + before.count("\r") - before.count("\r\n")
-    last = max(before.rfind("\n"), before.rfind("\r"))
-    return (line, offset - last - 1)

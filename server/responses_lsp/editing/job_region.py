@@ -33,6 +33,7 @@ class Outcome(Enum):
     PARTIAL_KEPT = "partial-kept"
     CONFLICT = "conflict"
     CLOSED = "closed"
+    FAILED = "failed"  # the editor refused our edits (see `RegionJob.failure`)
 
 
 class Overlap(Exception):
@@ -65,6 +66,8 @@ class Sent:
     sentinel: str = ""  # an insert ending with the line break that keeps the original apart
     client_start: tuple[int, int] = (0, 0)  # what the client got, in its position units
     client_end: tuple[int, int] = (0, 0)
+    old: str = ""  # the text the edit replaces, as the engine expects the client to have it
+    changes_before: int = 0  # didChange notifications the server had when it was sent
     acked: bool = False
     applied: bool | None = None
     acked_at: float = 0.0
@@ -101,6 +104,7 @@ class RegionJob:
     strays: list[Stray] = field(default_factory=list)
     conflict: bool = False
     notes: list[str] = field(default_factory=list)
+    failure: str = ""  # why the engine gave up (the editor refused our edits)
     on_done: Callable[[RegionJob], None] | None = None
     committing: bool = False  # the final edit (removing the original) is on its way
     # While the new text streams in above the original, a line break of ours separates the

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 REJECTION_HOLD = 0.05
 """Seconds to wait after `applied: false` for the didChange that explains it."""
 REJECTIONS_BEFORE_UNVERSIONED = 4
+MAX_REFUSALS = 8
+"""Edits refused (applied: false or an error) in a row, with no applied one in between,
+after which the jobs on the document stop (the first 4 also drop versions)."""
 """Consecutive rejections with no didChange in between after which versions are dropped."""
 
 
@@ -61,6 +64,7 @@ class DocStreamer:
         flush_interval: float = 0.016,
         settle_timeout: float = 2.0,
         versioned: bool = True,
+        open_version_is_real: bool = False,
     ) -> None:
         self.doc = doc
         self.encoding = encoding
@@ -68,12 +72,18 @@ class DocStreamer:
         self.flush_interval = flush_interval
         self.settle_timeout = settle_timeout
         self.versioned = versioned
+        # Neovim's didOpen says version 0 whatever its buffer's changedtick is, and skips
+        # an edit older than its buffer: no version until its first didChange. Other
+        # clients (eglot, VS Code) count from the version they opened with.
+        self.open_version_is_real = open_version_is_real
         self.jobs: list[RegionJob] = []
         self.pending: list[Sent] = []
         self.outstanding: Sent | None = None
         self.last_send = float("-inf")
         self.hold_until = float("-inf")
         self._rejections = 0
+        self._failures = 0  # refusals in a row, whatever didChange came between
+        self.last_refusal = ""
         self._ids = 0
         self._turn = 0
         self._due: float | None = None
@@ -125,26 +135,32 @@ class DocStreamer:
                 # Edits are applied in order, and only a versioned one can be skipped:
                 # nothing after an unversioned edit can come back before it does.
                 break
-            out.append((sent, self._literal(sent)))
+            out.append((sent, self.literal(sent)))
         return out
 
-    def is_ours(self, change: Change) -> bool:
+    def match(self, change: Change) -> int | None:
+        """The index in `pending` of the edit whose effect `change` has, if any."""
         edit = (change.start, change.end, change.text)
-        return any(same_effect(self.doc, edit, literal) for _, literal in self.candidates())
+        for sent, literal in self.candidates():
+            if same_effect(self.doc, edit, literal):
+                return self.pending.index(sent)
+        return None
 
     def on_change(self, change: Change) -> None:
         """One content change from didChange, in code points, *before* it is applied."""
-        edit = (change.start, change.end, change.text)
-        for index, (sent, literal) in enumerate(self.candidates()):
-            if same_effect(self.doc, edit, literal):
-                for skipped in self.pending[:index]:
-                    self._log(
-                        skipped.job, f"edit {skipped.id} was skipped by the client; resending"
-                    )
-                del self.pending[: index + 1]
-                self._echo_ours(sent, change)
-                return
-        self._foreign(change)
+        index = self.match(change)
+        if index is None:
+            self.on_foreign(change)
+        else:
+            self.take(index, change)
+
+    def take(self, index: int, change: Change) -> None:
+        """`change` is the client applying `pending[index]` (earlier ones were skipped)."""
+        sent = self.pending[index]
+        for skipped in self.pending[:index]:
+            self._log(skipped.job, f"edit {skipped.id} was skipped by the client; resending")
+        del self.pending[: index + 1]
+        self._echo_ours(sent, change)
 
     def on_batch_end(self) -> None:
         """After one didChange: edits acknowledged before it but not in it were skipped."""
@@ -158,25 +174,59 @@ class DocStreamer:
                 kept.append(sent)
         self.pending = kept
 
-    def on_ack(self, sent_id: int, applied: bool) -> None:
-        """The client answered our applyEdit."""
+    def on_ack(self, sent_id: int, applied: bool, reason: str = "") -> None:
+        """The client answered our applyEdit (`reason`: why not, for a refusal or an error)."""
         if self.outstanding is not None and self.outstanding.id == sent_id:
             self.outstanding = None
         for sent in self.pending:
             if sent.id == sent_id:
                 sent.acked, sent.applied, sent.acked_at = True, applied, self.clock()
-                if not applied:
+                if applied:
+                    self._failures = 0
+                else:
                     self.pending.remove(sent)
-                    self.hold_until = self.clock() + REJECTION_HOLD
-                    self._rejections += 1
-                    if self._rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
-                        log.warning(
-                            "client keeps rejecting versioned edits; sending unversioned edits"
-                        )
-                        self.versioned = False
+                    self._refused(sent, reason)
                 break
 
-    def _literal(self, sent: Sent) -> tuple[Pos, Pos, str]:
+    def _refused(self, sent: Sent, reason: str) -> None:
+        """Back off after a refusal; give up after too many in a row (DESIGN I6)."""
+        self._failures += 1
+        self._rejections += 1
+        self.last_refusal = reason or "the editor did not apply the edit"
+        now = self.clock()
+        if self.doc.changes_received > sent.changes_before:
+            # The didChange that explains it (the user typed; a stale version) is here
+            # already: try again at once, against the text as it is now.
+            self.hold_until = now
+        else:
+            backoff = REJECTION_HOLD * 2 ** min(self._failures - 1, 3)
+            self.hold_until = now + backoff
+        if self._rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
+            log.warning("client keeps rejecting versioned edits; sending unversioned edits")
+            self.versioned = False
+        if self._failures >= MAX_REFUSALS:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        """The editor refuses our edits: every job on this document stops here."""
+        for job in self.jobs:
+            if job.done:
+                continue
+            ours_left = bool(job.have or job.sentinel or job.strays)
+            job.failure = (
+                f"responses-lsp: the editor refused {self._failures} edits in a row "
+                f"({self.last_refusal}); stopped. "
+                + (
+                    "Part of the rewrite may be in the buffer: undo it or re-run the action."
+                    if ours_left
+                    else "The buffer was not changed."
+                )
+            )
+            self._log(job, job.failure)
+            job._finish(Outcome.FAILED)
+        self.pending.clear()
+
+    def literal(self, sent: Sent) -> tuple[Pos, Pos, str]:
         """Where `sent` lands if applied to the document as it is now (the client applies
         our positions, in its units, to whatever its buffer holds at that moment)."""
         start = self.doc.from_client(self.encoding, *sent.client_start)
@@ -194,8 +244,7 @@ class DocStreamer:
             )
             return
         # Our edit landed somewhere else (the user typed before it arrived): a stray.
-        start, end, text = self._literal(sent)
-        literal = Change(start, end, text, self.doc.slice(start, end))
+        literal = change  # where the client put it (same effect as `literal(sent)` or found)
         self._log(job, f"edit {sent.id} landed in the wrong place; repairing")
         merged = self._absorb(job, literal)
         self._map_all(literal)
@@ -310,7 +359,7 @@ class DocStreamer:
             stray.start = map_through(stray.start, change, stick_right=True)
             stray.end = map_through(stray.end, change, stick_right=False)
 
-    def _foreign(self, change: Change) -> None:
+    def on_foreign(self, change: Change) -> None:
         """A change that is not ours: the user typing (or another tool)."""
         for job in self.jobs:
             self._map_strays(job, change)
@@ -341,26 +390,6 @@ class DocStreamer:
             job.end = map_through(job.end, change, stick_right=False)
 
     # ------------------------------------------------------------------ sending
-
-    def _expire(self, now: float) -> None:
-        """Acknowledged edits whose echo is overdue were skipped, if this client echoes.
-
-        A client that sends didChange at all would have echoed these by now (Neovim flushes
-        within 150 ms): it skipped them (stale version, `applied: true` anyway). With no
-        didChange coming (the user is not typing) nothing else would reveal that. Only a
-        client that never sends didChange gets its answers trusted (see `_settled`).
-        """
-        if not (self.echoes_seen or self.doc.changes_received) or self.outstanding is not None:
-            return
-        overdue = [
-            s
-            for s in self.pending
-            if s.acked and s.applied and now >= s.acked_at + self.settle_timeout
-        ]
-        if overdue and len(overdue) == len(self.pending):
-            for sent in overdue:
-                self._log(sent.job, f"edit {sent.id} was never echoed; the client skipped it")
-            self.pending.clear()
 
     def _settled(self, now: float) -> bool:
         """No edit of ours is unconfirmed (or the client never echoes: trust its answers)."""
@@ -395,7 +424,6 @@ class DocStreamer:
             # (cheap: this runs for every streamed token).
             self._due = not_before
             return None
-        self._expire(now)
         live = [job for job in self.jobs if not job.done]
         for step in range(len(live)):
             job = live[(self._turn + step) % len(live)]
@@ -419,7 +447,7 @@ class DocStreamer:
             view.apply(view.make_change(sent.start, sent.end, sent.text))
         version = (
             self.doc.version + len(self.pending)
-            if self.versioned and self.doc.version > 0
+            if self.versioned and (self.doc.version > 0 or self.open_version_is_real)
             else None
         )
         return view, version
@@ -539,6 +567,8 @@ class DocStreamer:
         sent.version = version
         sent.client_start = view.to_client(self.encoding, sent.start)
         sent.client_end = view.to_client(self.encoding, sent.end)
+        sent.old = view.slice(sent.start, sent.end)
+        sent.changes_before = self.doc.changes_received
         text = sent.text
         self.pending.append(sent)
         self.outstanding = sent
