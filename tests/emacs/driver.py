@@ -127,9 +127,17 @@ class EmacsSession:
             "LC_ALL": "C.UTF-8",
         }
         self.log.write_text("", encoding="utf-8")
+        # remain-on-exit: if Emacs dies, its pane (and last words) stay for the diagnostics
         self.tmux(
             "-f",
             "/dev/null",
+            "start-server",
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
             "new-session",
             "-d",
             "-x",
@@ -180,7 +188,9 @@ class EmacsSession:
 
     def screen(self) -> str:
         try:
-            return self.tmux("capture-pane", "-p")
+            dead = self.tmux("display-message", "-p", "#{pane_dead} #{pane_dead_status}").split()
+            status = f"(Emacs exited, status {dead[1:]})\n" if dead and dead[0] == "1" else ""
+            return status + self.tmux("capture-pane", "-p", "-S", "-50")
         except Exception as exc:  # the session may already be gone
             return f"(no screen: {exc})"
 
