@@ -176,11 +176,16 @@ async def open_session(
         editor.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
         yield session
     finally:
+        process = client._server
         try:
-            process = client._server
             if process is None or process.returncode is None:  # a test may have ended it
                 await asyncio.wait_for(client.shutdown_session(), 10)
         finally:
+            # e.g. a test that failed after its own `shutdown` (a second one gets no answer):
+            # never leave the process behind, or client.stop() waits for it forever
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
             await client.stop()
 
 

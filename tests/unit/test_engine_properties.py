@@ -1,10 +1,16 @@
 """Property: whatever the chunking, the client, the encoding and the user's typing, the
 edit engine keeps DESIGN's invariants I1-I4 on the final document.
 
-Each example simulates one job against a VS Code-like client (rejects stale versions) or a
+Each example simulates one job against a VS Code-like client (rejects stale versions), a
 Neovim-like one (silently skips stale versions answering `applied: true`, debounces
-didChange by 150 ms, reports changes as minimal diffs), with a user typing before, inside
-or after the region at random moments (tests/fakes/editor_sim.py).
+didChange by 150 ms, reports changes as minimal diffs; with or without versioned edits) or
+an eglot-like one (flushes late, merges consecutive changes into one, answers a stale
+version with an error), with a user typing before, inside or after the region at random
+moments or right inside the window between an edit's send and its application, a client
+that may take a while to apply an edit, any partitioning of changes into didChange
+notifications, crossed with chunking, cancel, retry and encodings
+(tests/fakes/editor_sim.py). The simulator also models a diff-based client and a full-sync
+client; ENGINE_CLIENTS selects the clients, ENGINE_EXAMPLES the number of examples.
 
 The oracle is textual. A shadow of the document that only the user edits (the "frame":
 the original text outside the region plus what the user typed) is kept next to the
@@ -349,3 +355,27 @@ def test_vscode_rejection_is_retried_after_the_user_change() -> None:
     assert sim.job.outcome is Outcome.APPLIED
     assert sim.buffer.text == "b = 2\na = 1\nasync def f():\n    return 1\n"
     assert sim.rejected_edits >= 1
+
+
+def test_eglot_merged_late_echo_is_recognised_not_resent() -> None:
+    """Issue 10: eglot sends our streamed inserts late, merged into one content change; the
+    engine took them for "acknowledged but never applied", sent them again and the text
+    came out twice."""
+    text = "import os\ndef f():\n    return 1\nprint(f())\n"
+    sim = Simulation(
+        client="eglot",
+        text=text,
+        region=(10, 32),
+        encoding="utf-16",
+        seed=5,
+        flush_delay=(0.3, 0.3),
+    )
+    output = "async def f():\n    return 1\n"
+    chunks = [output[i : i + 2] for i in range(0, len(output), 2)]
+    schedule_stream(sim, chunks, start=0.05, rate=60, on_done=sim.job.finalize)
+    sim.at(0.2, lambda: sim.user_edit(0, 0, "# typed\n"))
+    sim.run()
+    assert sim.job.outcome is Outcome.APPLIED, sim.job.notes
+    assert sim.buffer.text == "# typed\nimport os\n" + output + "print(f())\n"
+    assert not [note for note in sim.job.notes if "resending" in note]
+    assert sim.did_changes < sim.applied_edits  # the echo really was merged

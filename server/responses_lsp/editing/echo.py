@@ -78,7 +78,10 @@ def apply_did_change(
         if taken:
             index += taken
             continue
-        for kind, sent_index, span in decompose(doc, streamer, encoding, change):
+        # LSP: the version grows with every change, so a lone content change whose version
+        # grew by one cannot be ours *and* the user's (an upper bound on what it holds).
+        budget = version - doc.version if len(events) == 1 and version > doc.version else None
+        for kind, sent_index, span in decompose(doc, streamer, encoding, change, budget):
             if kind == "ours":
                 if span is _NO_SPAN:  # where its positions point now
                     span = streamer.literal(streamer.pending[sent_index])
@@ -107,7 +110,11 @@ Found = tuple[list[Piece], int]
 
 
 def decompose(
-    doc: Document, streamer: DocStreamer, encoding: Encoding, change: Change
+    doc: Document,
+    streamer: DocStreamer,
+    encoding: Encoding,
+    change: Change,
+    budget: int | None = None,
 ) -> list[Piece]:
     """Split one content change into our pending edits and the user's hunks (see module)."""
     index = streamer.match(change)
@@ -116,11 +123,21 @@ def decompose(
     one_line = change.start[0] == change.end[0] and not any(c in change.text for c in "\r\n")
     if one_line and not streamer.pending:  # plain typing: nothing to split or explain
         return [("user", -1, (change.start, change.end, change.text))]
-    return _with_pending(doc, streamer, encoding, change)
+    return _with_pending(doc, streamer, encoding, change, budget)
+
+
+def _changes(pieces: list[Piece]) -> int:
+    """How many client changes an explanation takes at least (ours, and one for the user's)."""
+    ours = sum(1 for kind, _, _ in pieces if kind == "ours")
+    return ours + (1 if ours < len(pieces) else 0)
 
 
 def _with_pending(
-    doc: Document, streamer: DocStreamer, encoding: Encoding, change: Change
+    doc: Document,
+    streamer: DocStreamer,
+    encoding: Encoding,
+    change: Change,
+    budget: int | None,
 ) -> list[Piece]:
     starts = [streamer.pending.index(sent) for sent, _ in streamer.candidates()]
     window = _Window.around(doc, change, streamer.pending)
@@ -142,6 +159,8 @@ def _with_pending(
                 if found is None:
                     continue
                 pieces, cost = found
+                if budget is not None and _changes(pieces) > budget:
+                    continue
                 if cost < best_cost and window.replays(encoding, pieces, streamer.pending):
                     best, best_cost = pieces, cost
                     if cost == 0:
@@ -153,6 +172,7 @@ def _with_pending(
         if (
             found is not None
             and found[1] < best_cost
+            and (budget is None or _changes(found[0]) <= budget)
             and window.replays(encoding, found[0], streamer.pending)
         ):
             best = found[0]
@@ -259,12 +279,22 @@ class _Window:
             shift += len(new) - (high - low)
         if _touches(shifted, landed, points=False):
             return None
+        # Ours after the user's changes, at positions those changes moved: a misplaced
+        # edit. Impossible for a versioned edit (the client refuses or skips it); for an
+        # unversioned one it is rare (a keystroke inside the send->apply window), so it
+        # costs one character more than the reading without it.
+        penalty = 0
+        for (at, _end), sent in zip(landed, reversed(seq), strict=True):
+            if any(_moves(before_ours, high, new, at) for _low, high, new in shifted):
+                if sent.version is not None:
+                    return None
+                penalty += 1
         pieces: list[Piece] = [
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
         pieces.extend(("ours", first if i == 0 else 0, _NO_SPAN) for i in range(len(seq)))
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks) + penalty
 
     def _peel_at(self, doc: Document, encoding: Encoding, sent: Sent) -> Pos | None:
         """Where `sent` sits in `doc` (its text applied last), if it does.
@@ -313,9 +343,11 @@ class _Window:
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
+        if sent.version is not None:
+            return None  # a versioned edit cannot land anywhere but where it was sent
         spot = self._pos(before, at)
         pieces.append(("ours", first, (spot, spot, sent.text)))
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks) + 1
 
     def replays(self, encoding: Encoding, pieces: list[Piece], pending: list[Sent]) -> bool:
         """Whether feeding `pieces` as `apply_did_change` will turns old into new exactly."""
@@ -413,6 +445,15 @@ def _common_suffix(a: str, b: str, prefix: int) -> int:
         else:
             high = middle - 1
     return low
+
+
+def _moves(text: str, high: int, new: str, at: int) -> bool:
+    """Whether the user's text `new` ending at `high` in `text` (after the change) moved
+    what the line/column position `at` points to (a change before it on its line, or one
+    that added or removed lines above it)."""
+    if high > at:
+        return False
+    return "\n" not in text[high:at] or "\n" in new
 
 
 def _touches(

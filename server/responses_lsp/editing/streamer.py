@@ -10,13 +10,16 @@ unconfirmed), so it is computed against the text the client really has (DESIGN I
 The server's copy of the document lags the client (Neovim debounces didChange by 150 ms,
 and a versioned edit can be skipped while the client answers `applied: true`). So the
 engine does not trust `applied`: every edit stays *pending* until the didChange echo shows
-it, recognised by its effect, not its shape. An echo that lands where we meant is
-confirmed; one that landed elsewhere because the user typed meanwhile becomes a *stray*
-and is reverted; a pending edit the client acknowledged but never echoed was skipped and
-is sent again. A change that is not ours and touches the inside of a region is the user
-editing the text being rewritten: that job stops (DESIGN I5).
+it, recognised by its effect, not its shape (`echo.py` splits each content change into
+our edits and the user's, whatever the client merged, diffed or flushed late). An echo
+that lands where we meant is confirmed; one that landed elsewhere because the user typed
+meanwhile becomes a *stray* and is reverted; a pending edit the client acknowledged but a
+later didChange shows missing was skipped and is sent again (never on a timer). A change
+that is not ours and touches the inside of a region is the user editing the text being
+rewritten: that job stops (DESIGN I5). A client that refuses edits gets a backoff, and
+after `MAX_REFUSALS` in a row its jobs stop with a reason.
 
-Pure code: no pygls, no asyncio. One state machine, kept in one module on purpose (~530
+Pure code: no pygls, no asyncio. One state machine, kept in one module on purpose (~620
 lines): the echo side and the sending side read and write the same anchors, strays and
 pending edits, and the invariants are easier to check when both are in view. The driver
 feeds `on_change`/`on_batch_end`/`on_ack` and calls `poll()` to learn the next edit to send
