@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast check lint typecheck unit e2e editors test-install test-gateway test-vscode vsix bench clean
+.PHONY: demo test test-fast check lint typecheck unit e2e editors test-install test-emacs test-gateway test-vscode vsix bench clean
 
 ## The LiteLLM proxy for the gateway tier: its own virtualenv (it is large, and must not
 ## leak into the product's environment), git-ignored, installed once (stamp file).
@@ -26,11 +26,11 @@ demo: $(STAMP)
 	$(BIN)/responses-lsp demo
 
 ## The whole test suite: lint, strict types, unit + e2e + real editors (Neovim, a Node
-## client), the gateway tier (the LiteLLM proxy), then VS Code itself (code-server in
-## headless Chromium; installs what it needs).
-test: test-fast test-install test-gateway test-vscode
+## client), the install story, Emacs + eglot (28 and 30), the gateway tier (the LiteLLM proxy),
+## then VS Code itself (code-server in headless Chromium); the tiers install what they need.
+test: test-fast test-install test-emacs test-gateway test-vscode
 
-## Everything but the VS Code and gateway tiers (a few minutes).
+## Everything but the install, Emacs, gateway and VS Code tiers (a few minutes).
 test-fast: check
 	$(BIN)/pytest -q --ignore=tests/gateway
 
@@ -48,6 +48,12 @@ test-gateway: $(STAMP) $(LITELLM_STAMP)
 ## The README's install line on a fresh HOME, then --help, demo and Neovim (~1 min).
 test-install: $(STAMP)
 	RESPONSES_LSP_TEST_INSTALL=1 $(BIN)/pytest -q tests/install
+
+## Emacs 28 (Debian 12, elpa-eglot 1.9) and Emacs 30 (backports, eglot 1.17) in a terminal
+## under tmux, configured as the README says (tests/emacs/install.sh installs them: apt + .cache/).
+test-emacs: $(STAMP)
+	tests/emacs/install.sh
+	RESPONSES_LSP_EMACS_TIER=1 $(BIN)/pytest -q tests/emacs
 
 test-vscode: $(STAMP)
 	RESPONSES_LSP_PYTHON=$(abspath $(BIN)/python) tests/vscode/run.sh

@@ -21,6 +21,7 @@ const FETCH = 'def fetch(url):\n    time.sleep(0.1)\n    return url.upper()\n';
 const READ_CONFIG = 'def read_config(path):\n    with open(path) as handle:\n        return handle.read()\n';
 const TOTAL_SUM = 'def total(values):\n    return sum(values)\n';
 const TYPED = '  # typed while the AI edit streams';
+const TYPED_LONG = ' (and more, key by key, during a long stream)';
 const TOTAL = 'def total(values):\n    result = 0\n    for value in values:\n        result += value\n    return result\n';
 
 function replaced(text, block, replacement) {
@@ -263,6 +264,28 @@ async function scenarios(wb) {
     throw new Error(`models sent: ${JSON.stringify(models)}`);
   }
   log('ok   the changed model setting reached the running server');
+
+  // 7. A real-length stream: >= 10 s of token-sized deltas (~4 characters, as a model streams
+  //    them) while the user types elsewhere, key by key: every keystroke kept, the result exact.
+  const ASYNC_FETCH = REPLIES[0].text;
+  await wb.codeAction('return url.upper()', 'Add type hints (AI)');
+  await poll('the long stream to start', 15000, async () => (await wb.editorText()).includes('retries: int') || 'not yet');
+  await wb.editorLine('Fetch a few things').click();
+  await page.keyboard.press('End');
+  await page.keyboard.type(TYPED_LONG, { delay: 80 });
+  const typedDuring = await wb.progress('Add type hints (AI)').count();
+  if (typedDuring !== 1) throw new Error('the long stream ended before the typing did');
+  await wb.progress('Add type hints (AI)').waitFor({ state: 'hidden', timeout: 60000 });
+  const typedLine = firstLine + TYPED;
+  const longResult = replaced(replaced(paletteEdit, ASYNC_FETCH, REPLIES[6].text), typedLine, typedLine + TYPED_LONG);
+  await wb.expectSaved(longResult, 'a >= 10 s token-sized stream with typing during it: every keystroke kept, the result exact');
+  const [long] = readRequests().slice(-1);
+  const deltas = long.sent_events.filter((e) => e.type === 'response.output_text.delta');
+  const seconds = long.finished_at - long.received_at;
+  if (!long.completed || seconds < 10 || deltas.length < 100 || Math.max(...deltas.map((e) => e.delta.length)) > 8) {
+    throw new Error(`the long stream: ${seconds.toFixed(1)} s, ${deltas.length} deltas, completed=${long.completed}`);
+  }
+  log(`ok   the long stream lasted ${seconds.toFixed(1)} s in ${deltas.length} deltas`);
 }
 
 function readRequests() {
