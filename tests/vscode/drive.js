@@ -242,7 +242,9 @@ async function scenarios(wb) {
   //    "Responses LSP: Edit with Instruction…" runs from the command palette.
   await wb.command('Preferences: Open User Settings');
   await page.locator('.settings-editor').waitFor();
-  await page.keyboard.type('responsesLsp'); // the search box has the focus
+  // the setting's id, not just the prefix: the list is virtualised, and with 21 settings the
+  // model one is below the fold (not in the DOM) when the search shows them all
+  await page.keyboard.type('responsesLsp.model'); // the search box has the focus
   const model = page.locator('.settings-editor .setting-item', { hasText: 'Model id sent with every request' });
   await model.waitFor();
   await wb.shot('vscode-settings.png');
