@@ -146,6 +146,7 @@ def _with_pending(
     # The most parsimonious explanation wins: the least text left to the user, then the
     # longest run of ours (the user's own change is usually small; ours are known).
     best, best_cost = window.user_only()
+    best_user_only = True
     for first in starts:
         run = streamer.pending[first : first + MAX_RUN]
         for count in range(len(run), 0, -1):
@@ -161,8 +162,13 @@ def _with_pending(
                 pieces, cost = found
                 if budget is not None and _changes(pieces) > budget:
                     continue
-                if cost < best_cost and window.replays(encoding, pieces, streamer.pending):
-                    best, best_cost = pieces, cost
+                # A tie with the user-only reading goes to ours when the client said it
+                # applied them: the text does not prove them missing (never re-send then).
+                tie = cost == best_cost and best_user_only and _acked(seq)
+                if (cost < best_cost or tie) and window.replays(
+                    encoding, pieces, streamer.pending
+                ):
+                    best, best_cost, best_user_only = pieces, cost, False
                     if cost == 0:
                         return best
     if best_cost and starts:
@@ -177,6 +183,11 @@ def _with_pending(
         ):
             best = found[0]
     return best
+
+
+def _acked(seq: list[Sent]) -> bool:
+    """Whether the client answered `applied: true` to each of these edits."""
+    return all(sent.acked and sent.applied for sent in seq)
 
 
 def _cost(hunks: list[tuple[int, int, str]]) -> int:
