@@ -165,9 +165,7 @@ def _with_pending(
                 # A tie with the user-only reading goes to ours when the client said it
                 # applied them: the text does not prove them missing (never re-send then).
                 tie = cost == best_cost and best_user_only and _acked(seq)
-                if (cost < best_cost or tie) and window.replays(
-                    encoding, pieces, streamer.pending
-                ):
+                if (cost < best_cost or tie) and window.replays(encoding, pieces, streamer.pending):
                     best, best_cost, best_user_only = pieces, cost, False
                     if cost == 0:
                         return best
