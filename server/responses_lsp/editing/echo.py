@@ -183,6 +183,13 @@ def _with_pending(
     return best
 
 
+def _blank(doc: Document, low: int, high: int) -> bool:
+    """Whether lines `[low, high)` are bare line breaks: a change reported as a minimal
+    diff (full sync, diff clients) slides freely through them, so one far from our edits
+    may still hold them."""
+    return all(not line.rstrip("\r\n") for line in doc.lines[low:high])
+
+
 def _acked(seq: list[Sent]) -> bool:
     """Whether the client answered `applied: true` to each of these edits."""
     return all(sent.acked and sent.applied for sent in seq)
@@ -207,8 +214,10 @@ class _Window:
         if lines:
             low = min(lines)
             high = max(lines) + sum(s.text.count("\n") + s.text.count("\r") for s in pending)
-            if change.end[0] < low - 1 or change.start[0] > high + 1:
+            if change.end[0] < low - 1 and not _blank(doc, change.end[0] + 1, low):
                 return None  # nowhere near our edits: the user's alone
+            if change.start[0] > high + 1 and not _blank(doc, high + 1, change.start[0]):
+                return None
         else:  # only the user's: split it into hunks (a diff may span a whole region)
             low, high = change.start[0], change.end[0]
         top = max(0, min(low, change.start[0]) - WINDOW_MARGIN)
