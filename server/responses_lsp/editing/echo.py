@@ -40,6 +40,8 @@ MAX_COMBINED = 3
 """Most content changes one of our edits is echoed as (Neovim: 2 at the end of a buffer)."""
 MAX_RUN = 64
 """Longest run of our pending edits one content change is tried as."""
+COST_DIFF_LIMIT = 400
+"""Longest hunk (old plus new text) whose cost is counted by a character diff."""
 WINDOW_MARGIN = 2
 """Lines of context kept around the window (our inserts can add lines above a position)."""
 
@@ -195,9 +197,22 @@ def _acked(seq: list[Sent]) -> bool:
     return all(sent.acked and sent.applied for sent in seq)
 
 
-def _cost(hunks: list[tuple[int, int, str]]) -> int:
-    """How much text an explanation leaves to the user (inserted plus replaced)."""
-    return sum(len(text) + high - low for low, high, text in hunks)
+def _cost(hunks: list[tuple[int, int, str]], old: str) -> int:
+    """How much text an explanation leaves to the user: characters inserted plus deleted.
+
+    Counted by a character diff of each hunk (small ones), not by its length: line breaks
+    slide, so a hunk that replaces a line break with "X\nX" is two keystrokes, not four.
+    """
+    total = 0
+    for low, high, text in hunks:
+        before = old[low:high]
+        if before and text and len(before) + len(text) <= COST_DIFF_LIMIT:
+            matcher = difflib.SequenceMatcher(None, before, text, autojunk=False)
+            same = sum(block.size for block in matcher.get_matching_blocks())
+            total += len(before) + len(text) - 2 * same
+        else:
+            total += len(text) + high - low
+    return total
 
 
 class _Window:
@@ -256,6 +271,10 @@ class _Window:
             at = _offset(scratch, change.start)
             size = len(change.old)
             for span in landed:
+                if size == 0 and span[0] < at < span[1]:
+                    # an insert inside our earlier text (before its trailing line break)
+                    span[1] += len(sent.text)
+                    continue
                 if at < span[1] and at + size > span[0]:
                     return None
                 if span[0] >= at + size:
@@ -270,7 +289,7 @@ class _Window:
         pieces: list[Piece] = [("ours", first if i == 0 else 0, _NO_SPAN) for i in range(len(seq))]
         for low, high, new in reversed(hunks):
             pieces.append(("user", -1, (self._pos(text, low), self._pos(text, high), new)))
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks, text)
 
     def ours_last(self, encoding: Encoding, first: int, seq: list[Sent]) -> Found | None:
         """The user's changes first, then our edits where their positions point by then."""
@@ -312,7 +331,7 @@ class _Window:
             for low, high, new in reversed(hunks)
         ]
         pieces.extend(("ours", first if i == 0 else 0, _NO_SPAN) for i in range(len(seq)))
-        return pieces, _cost(hunks) + penalty
+        return pieces, _cost(hunks, self.old) + penalty
 
     def _peel_at(self, doc: Document, encoding: Encoding, sent: Sent) -> Pos | None:
         """Where `sent` sits in `doc` (its text applied last), if it does.
@@ -365,7 +384,7 @@ class _Window:
             return None  # a versioned edit cannot land anywhere but where it was sent
         spot = self._pos(before, at)
         pieces.append(("ours", first, (spot, spot, sent.text)))
-        return pieces, _cost(hunks) + 1
+        return pieces, _cost(hunks, self.old) + 1
 
     def replays(self, encoding: Encoding, pieces: list[Piece], pending: list[Sent]) -> bool:
         """Whether feeding `pieces` as `apply_did_change` will turns old into new exactly."""
@@ -399,7 +418,7 @@ class _Window:
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks, self.old)
 
 
 def _combined_echo(
