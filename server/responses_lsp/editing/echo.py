@@ -40,6 +40,8 @@ MAX_COMBINED = 3
 """Most content changes one of our edits is echoed as (Neovim: 2 at the end of a buffer)."""
 MAX_RUN = 64
 """Longest run of our pending edits one content change is tried as."""
+COST_DIFF_LIMIT = 400
+"""Longest hunk (old plus new text) whose cost is counted by a character diff."""
 WINDOW_MARGIN = 2
 """Lines of context kept around the window (our inserts can add lines above a position)."""
 
@@ -146,6 +148,7 @@ def _with_pending(
     # The most parsimonious explanation wins: the least text left to the user, then the
     # longest run of ours (the user's own change is usually small; ours are known).
     best, best_cost = window.user_only()
+    best_user_only = True
     for first in starts:
         run = streamer.pending[first : first + MAX_RUN]
         for count in range(len(run), 0, -1):
@@ -161,8 +164,11 @@ def _with_pending(
                 pieces, cost = found
                 if budget is not None and _changes(pieces) > budget:
                     continue
-                if cost < best_cost and window.replays(encoding, pieces, streamer.pending):
-                    best, best_cost = pieces, cost
+                # A tie with the user-only reading goes to ours when the client said it
+                # applied them: the text does not prove them missing (never re-send then).
+                tie = cost == best_cost and best_user_only and _acked(seq)
+                if (cost < best_cost or tie) and window.replays(encoding, pieces, streamer.pending):
+                    best, best_cost, best_user_only = pieces, cost, False
                     if cost == 0:
                         return best
     if best_cost and starts:
@@ -179,9 +185,34 @@ def _with_pending(
     return best
 
 
-def _cost(hunks: list[tuple[int, int, str]]) -> int:
-    """How much text an explanation leaves to the user (inserted plus replaced)."""
-    return sum(len(text) + high - low for low, high, text in hunks)
+def _blank(doc: Document, low: int, high: int) -> bool:
+    """Whether lines `[low, high)` are bare line breaks: a change reported as a minimal
+    diff (full sync, diff clients) slides freely through them, so one far from our edits
+    may still hold them."""
+    return all(not line.rstrip("\r\n") for line in doc.lines[low:high])
+
+
+def _acked(seq: list[Sent]) -> bool:
+    """Whether the client answered `applied: true` to each of these edits."""
+    return all(sent.acked and sent.applied for sent in seq)
+
+
+def _cost(hunks: list[tuple[int, int, str]], old: str) -> int:
+    """How much text an explanation leaves to the user: characters inserted plus deleted.
+
+    Counted by a character diff of each hunk (small ones), not by its length: line breaks
+    slide, so a hunk that replaces a line break with "X\nX" is two keystrokes, not four.
+    """
+    total = 0
+    for low, high, text in hunks:
+        before = old[low:high]
+        if before and text and len(before) + len(text) <= COST_DIFF_LIMIT:
+            matcher = difflib.SequenceMatcher(None, before, text, autojunk=False)
+            same = sum(block.size for block in matcher.get_matching_blocks())
+            total += len(before) + len(text) - 2 * same
+        else:
+            total += len(text) + high - low
+    return total
 
 
 class _Window:
@@ -198,8 +229,10 @@ class _Window:
         if lines:
             low = min(lines)
             high = max(lines) + sum(s.text.count("\n") + s.text.count("\r") for s in pending)
-            if change.end[0] < low - 1 or change.start[0] > high + 1:
+            if change.end[0] < low - 1 and not _blank(doc, change.end[0] + 1, low):
                 return None  # nowhere near our edits: the user's alone
+            if change.start[0] > high + 1 and not _blank(doc, high + 1, change.start[0]):
+                return None
         else:  # only the user's: split it into hunks (a diff may span a whole region)
             low, high = change.start[0], change.end[0]
         top = max(0, min(low, change.start[0]) - WINDOW_MARGIN)
@@ -238,6 +271,10 @@ class _Window:
             at = _offset(scratch, change.start)
             size = len(change.old)
             for span in landed:
+                if size == 0 and span[0] < at < span[1]:
+                    # an insert inside our earlier text (before its trailing line break)
+                    span[1] += len(sent.text)
+                    continue
                 if at < span[1] and at + size > span[0]:
                     return None
                 if span[0] >= at + size:
@@ -252,7 +289,7 @@ class _Window:
         pieces: list[Piece] = [("ours", first if i == 0 else 0, _NO_SPAN) for i in range(len(seq))]
         for low, high, new in reversed(hunks):
             pieces.append(("user", -1, (self._pos(text, low), self._pos(text, high), new)))
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks, text)
 
     def ours_last(self, encoding: Encoding, first: int, seq: list[Sent]) -> Found | None:
         """The user's changes first, then our edits where their positions point by then."""
@@ -294,7 +331,7 @@ class _Window:
             for low, high, new in reversed(hunks)
         ]
         pieces.extend(("ours", first if i == 0 else 0, _NO_SPAN) for i in range(len(seq)))
-        return pieces, _cost(hunks) + penalty
+        return pieces, _cost(hunks, self.old) + penalty
 
     def _peel_at(self, doc: Document, encoding: Encoding, sent: Sent) -> Pos | None:
         """Where `sent` sits in `doc` (its text applied last), if it does.
@@ -347,7 +384,7 @@ class _Window:
             return None  # a versioned edit cannot land anywhere but where it was sent
         spot = self._pos(before, at)
         pieces.append(("ours", first, (spot, spot, sent.text)))
-        return pieces, _cost(hunks) + 1
+        return pieces, _cost(hunks, self.old) + 1
 
     def replays(self, encoding: Encoding, pieces: list[Piece], pending: list[Sent]) -> bool:
         """Whether feeding `pieces` as `apply_did_change` will turns old into new exactly."""
@@ -381,7 +418,7 @@ class _Window:
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
-        return pieces, _cost(hunks)
+        return pieces, _cost(hunks, self.old)
 
 
 def _combined_echo(
