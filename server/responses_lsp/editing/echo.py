@@ -79,8 +79,13 @@ def apply_did_change(
             index += taken
             continue
         # LSP: the version grows with every change, so a lone content change whose version
-        # grew by one cannot be ours *and* the user's (an upper bound on what it holds).
-        budget = version - doc.version if len(events) == 1 and version > doc.version else None
+        # grew by one cannot be ours *and* the user's (an upper bound on what it holds);
+        # not for a client that bumps once per didChange (eglot 1.17, merged changes).
+        budget = (
+            version - doc.version
+            if len(events) == 1 and version > doc.version and not streamer.version_late
+            else None
+        )
         for kind, sent_index, span in decompose(doc, streamer, encoding, change, budget):
             if kind == "ours":
                 if span is _NO_SPAN:  # where its positions point now
@@ -145,11 +150,15 @@ def _with_pending(
         return [("user", -1, (change.start, change.end, change.text))]
     # The most parsimonious explanation wins: the least text left to the user, then the
     # longest run of ours (the user's own change is usually small; ours are known).
+    # On equal cost, the reading with more edits the client said it applied wins: a
+    # client reports every change it made since its last didChange (see on_batch_end).
     best, best_cost = window.user_only()
+    best_acked = 0
     for first in starts:
         run = streamer.pending[first : first + MAX_RUN]
         for count in range(len(run), 0, -1):
             seq = run[:count]
+            acked = sum(1 for sent in seq if sent.acked and sent.applied)
             # On a tie the user's changes are taken as earlier than ours: the other
             # reading would put them inside the region next to our text (a conflict).
             for found in (
@@ -161,8 +170,9 @@ def _with_pending(
                 pieces, cost = found
                 if budget is not None and _changes(pieces) > budget:
                     continue
-                if cost < best_cost and window.replays(encoding, pieces, streamer.pending):
-                    best, best_cost = pieces, cost
+                better = cost < best_cost or (cost == best_cost and acked > best_acked)
+                if better and window.replays(encoding, pieces, streamer.pending):
+                    best, best_cost, best_acked = pieces, cost, acked
                     if cost == 0:
                         return best
     if best_cost and starts:
@@ -279,14 +289,17 @@ class _Window:
             shift += len(new) - (high - low)
         if _touches(shifted, landed, points=False):
             return None
-        # Ours after the user's changes, at positions those changes moved: a misplaced
-        # edit. Impossible for a versioned edit (the client refuses or skips it); for an
+        # Ours after the user's changes, inside their text or at positions those changes
+        # moved: a misplaced
+        # edit. Impossible for a pinned edit (the client refuses or skips it); for an
         # unversioned one it is rare (a keystroke inside the send->apply window), so it
         # costs one character more than the reading without it.
         penalty = 0
         for (at, _end), sent in zip(landed, reversed(seq), strict=True):
-            if any(_moves(before_ours, high, new, at) for _low, high, new in shifted):
-                if sent.version is not None:
+            if any(
+                low < at < high or _moves(before_ours, high, new, at) for low, high, new in shifted
+            ):
+                if sent.pinned:
                     return None
                 penalty += 1
         pieces: list[Piece] = [
@@ -343,8 +356,8 @@ class _Window:
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
-        if sent.version is not None:
-            return None  # a versioned edit cannot land anywhere but where it was sent
+        if sent.pinned:
+            return None  # a pinned edit cannot land anywhere but where it was sent
         spot = self._pos(before, at)
         pieces.append(("ours", first, (spot, spot, sent.text)))
         return pieces, _cost(hunks) + 1
