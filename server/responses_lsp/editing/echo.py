@@ -23,6 +23,7 @@ is O(change + pending), not O(document) (DESIGN I6b).
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -176,16 +177,19 @@ def _with_pending(
                     if cost == 0:
                         return best
     if best_cost and starts:
-        # Our next edit may sit inside the user's changes (typed before and after it, all
-        # in one merged change): find its text there, nearest to where it was sent.
-        found = window.ours_inside(encoding, starts[0], streamer.pending[starts[0]])
-        if (
-            found is not None
-            and found[1] < best_cost
-            and (budget is None or _changes(found[0]) <= budget)
-            and window.replays(encoding, found[0], streamer.pending)
-        ):
-            best = found[0]
+        # Our next edits may sit inside the user's changes (typed before and after them,
+        # all in one merged change): find their text there, nearest to where it was sent.
+        run = streamer.pending[starts[0] : starts[0] + MAX_RUN]
+        for count in range(len(run), 0, -1):
+            found = window.ours_inside(encoding, starts[0], run[:count])
+            if (
+                found is not None
+                and found[1] < best_cost
+                and (budget is None or _changes(found[0]) <= budget)
+                and window.replays(encoding, found[0], streamer.pending)
+            ):
+                best = found[0]
+                break
     return best
 
 
@@ -331,35 +335,39 @@ class _Window:
                 return (line, column)  # clamped: the line ended there before our text
         return None
 
-    def ours_inside(self, encoding: Encoding, first: int, sent: Sent) -> Found | None:
-        """`sent` (an insertion) found inside the changed text, the rest the user's."""
-        if sent.old or not sent.text:
+    def ours_inside(self, encoding: Encoding, first: int, seq: list[Sent]) -> Found | None:
+        """Our consecutive insertions `seq` found together inside the changed text, the
+        rest the user's (the user's changes before them moved where they landed)."""
+        if any(sent.old or not sent.text or sent.pinned for sent in seq):
+            return None  # a pinned edit cannot land anywhere but where it was sent
+        if any(b.start != extent(a.start, a.text) for a, b in itertools.pairwise(seq)):
             return None
+        text = "".join(sent.text for sent in seq)
         prefix = _common_prefix(self.old, self.new)
         suffix = _common_suffix(self.old, self.new, prefix)
         scratch = Document("", self.old)
-        target = self._at(scratch, encoding, sent.client_start)
+        target = self._at(scratch, encoding, seq[0].client_start)
         if target is None:
             return None
         aim = _offset(scratch, target)
         hits: list[int] = []
-        at = self.new.find(sent.text, max(0, prefix - len(sent.text)))
+        at = self.new.find(text, max(0, prefix - len(text)))
         while at != -1 and at <= len(self.new) - suffix and len(hits) < 16:
             hits.append(at)
-            at = self.new.find(sent.text, at + 1)
+            at = self.new.find(text, at + 1)
         if not hits:
             return None
         at = min(hits, key=lambda hit: abs(hit - aim))
-        before = self.new[:at] + self.new[at + len(sent.text) :]
+        before = self.new[:at] + self.new[at + len(text) :]
         hunks = _hunks(self.old, before)
         pieces: list[Piece] = [
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
-        if sent.pinned:
-            return None  # a pinned edit cannot land anywhere but where it was sent
         spot = self._pos(before, at)
-        pieces.append(("ours", first, (spot, spot, sent.text)))
+        for index, sent in enumerate(seq):
+            pieces.append(("ours", first if index == 0 else 0, (spot, spot, sent.text)))
+            spot = extent(spot, sent.text)
         return pieces, _cost(hunks) + 1
 
     def replays(self, encoding: Encoding, pieces: list[Piece], pending: list[Sent]) -> bool:
