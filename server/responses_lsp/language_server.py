@@ -309,6 +309,7 @@ def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None
     ls.document_changes = ls.edit_capabilities()["document_changes"]
     client_name = params.client_info.name if params.client_info else ""
     ls.driver.open_version_is_real = client_name.lower() != "neovim"
+    ls.driver.version_late = client_name.lower() == "eglot"  # 1.9 sends no clientInfo
     if not ls.document_changes:
         ls.driver.versioned = False
 

@@ -10,7 +10,10 @@ clients.md) or as the LSP allows:
 - "eglot": (Emacs) answers a versioned edit whose version is not its own with a JSON-RPC
   error; records changes and flushes them late (an idle timer restarted by every change),
   merging a change into the previous one when it touches that one's new text (several
-  consecutive streamed inserts arrive as one content change).
+  consecutive streamed inserts arrive as one content change). With `late_bump` (eglot
+  1.17, Emacs 30) its version grows only when it sends the didChange (one bump per
+  notification, whatever it holds) and its clientInfo names it; without (eglot 1.9, Emacs
+  28) the version grows with every change and it sends no clientInfo.
 - "diff": each didChange is one minimal diff between the text it last sent and the text
   it has now; flushes at random moments (any partitioning of changes into notifications).
 - "full": like "diff" but sends the whole text (full sync).
@@ -96,10 +99,12 @@ class Simulation:
         apply_delay: float = 0.0,
         flush_delay: tuple[float, float] = (0.01, 0.3),
         refuse: str = "",
+        late_bump: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
         self.nvim_shape = nvim_shape and client == "nvim"
         self.client = client
+        self.late_bump = late_bump and client == "eglot"
         self.now = 0.0
         self._queue: list[_Event] = []
         self._seq = itertools.count()
@@ -130,7 +135,7 @@ class Simulation:
         self.skipped_edits = 0
         self.rejected_edits = 0
         self.received_edits = 0
-        self.fragile = 0  # unversioned deletions sent and not applied yet
+        self.fragile = 0  # deletions no version protects, sent and not applied yet
         self.did_changes = 0
         self.on_edit: dict[int, list[Callable[[], None]]] = {}
         # server side
@@ -142,6 +147,7 @@ class Simulation:
             flush_interval=flush_interval,
             versioned=versioned,
             open_version_is_real=client != "nvim",
+            version_late=self.late_bump,  # the server keys it on clientInfo "Eglot"
         )
         s_pos = self._pos_in(text, start)
         e_pos = self._pos_in(text, end)
@@ -182,7 +188,7 @@ class Simulation:
     def server_pump(self) -> None:
         edit = self.streamer.poll()
         if edit is not None:
-            if edit.version is None and edit.intent != "insert":
+            if self._fragile(edit):
                 self.fragile += 1
             self._to_client(lambda e=edit: self.client_receive(e))  # type: ignore[misc]
         wake = self.streamer.wake_at()
@@ -262,6 +268,11 @@ class Simulation:
         full = split_lines(text)[line].rstrip("\r\n")
         return (line, self.encoding.to_client(full, len(lines[-1])))
 
+    def _fragile(self, edit: OutgoingEdit) -> bool:
+        """A deletion that no version protects: unversioned, or for eglot 1.17, whose
+        version does not change until it flushes (a keystroke moves the text under it)."""
+        return edit.intent != "insert" and (edit.version is None or self.late_bump)
+
     def client_receive(self, edit: OutgoingEdit) -> None:
         """An applyEdit request reaches the client; it applies it after `apply_delay`."""
         self.received_edits += 1
@@ -269,7 +280,7 @@ class Simulation:
         # deletion then removes whatever its positions point at: no server can prevent
         # that, so the window is modelled for what can be protected (versioned edits, and
         # streamed inserts, which land in the wrong place and are moved back).
-        exposed = edit.version is not None or edit.intent == "insert"
+        exposed = not self._fragile(edit)
         for action in self.on_edit.pop(self.received_edits, []) if exposed else []:
             action()
         delay = self.rng.uniform(0.0, self.apply_delay) if self.apply_delay and exposed else 0.0
@@ -281,7 +292,7 @@ class Simulation:
 
     def client_apply(self, edit: OutgoingEdit) -> None:
         version = edit.version
-        if version is None and edit.intent != "insert":
+        if self._fragile(edit):
             self.fragile -= 1
         if self.refuse:
             self.rejected_edits += 1
@@ -351,11 +362,13 @@ class Simulation:
                 delay = max(debounce - (self.now - self.last_flush), 0.0)
             self._schedule_flush(delay)
             return
-        self.version += 1
         if self.client == "eglot":
+            if not self.late_bump:
+                self.version += 1
             self._eglot_record(change)
             self._schedule_flush(self.flush_delay[1])  # idle timer: restarted by every change
             return
+        self.version += 1
         # diff / full: the notification carries whatever changed since the last one; it goes
         # out at a random moment (at once, soon, or later), so any partitioning happens.
         roll = self.rng.random()
@@ -407,6 +420,9 @@ class Simulation:
         if not self.pending_changes:
             return
         changes, self.pending_changes = self.pending_changes, []
+        if self.late_bump:  # eglot 1.17: one bump per didChange it sends
+            self.version += 1
+            version = self.version
         self.last_flush = self.now
         self.did_changes += 1
         self._to_server(lambda: self.server_did_change(version, changes))

@@ -67,6 +67,7 @@ class EditDriver:
         self.clock = clock
         self.versioned = versioned
         self.open_version_is_real = False  # see DocStreamer (False for Neovim)
+        self.version_late = False  # see DocStreamer (True for eglot)
         self.settle_timeout = settle_timeout
         self.encoding = Encoding("utf-16")
         self.docs: dict[str, Document] = {}
@@ -145,6 +146,7 @@ class EditDriver:
                 settle_timeout=self.settle_timeout,
                 versioned=self.versioned,
                 open_version_is_real=self.open_version_is_real,
+                version_late=self.version_late,
             )
             self.streamers[uri] = streamer
         return streamer.add_job(start, end, keep_partial=keep_partial, job_id=job_id)

@@ -23,6 +23,7 @@ is O(change + pending), not O(document) (DESIGN I6b).
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -81,8 +82,13 @@ def apply_did_change(
             index += taken
             continue
         # LSP: the version grows with every change, so a lone content change whose version
-        # grew by one cannot be ours *and* the user's (an upper bound on what it holds).
-        budget = version - doc.version if len(events) == 1 and version > doc.version else None
+        # grew by one cannot be ours *and* the user's (an upper bound on what it holds);
+        # not for a client that bumps once per didChange (eglot 1.17, merged changes).
+        budget = (
+            version - doc.version
+            if len(events) == 1 and version > doc.version and not streamer.version_late
+            else None
+        )
         for kind, sent_index, span in decompose(doc, streamer, encoding, change, budget):
             if kind == "ours":
                 if span is _NO_SPAN:  # where its positions point now
@@ -147,12 +153,15 @@ def _with_pending(
         return [("user", -1, (change.start, change.end, change.text))]
     # The most parsimonious explanation wins: the least text left to the user, then the
     # longest run of ours (the user's own change is usually small; ours are known).
+    # On equal cost, the reading with more edits the client said it applied wins: a
+    # client reports every change it made since its last didChange (see on_batch_end).
     best, best_cost = window.user_only()
-    best_user_only = True
+    best_acked = 0
     for first in starts:
         run = streamer.pending[first : first + MAX_RUN]
         for count in range(len(run), 0, -1):
             seq = run[:count]
+            acked = sum(1 for sent in seq if sent.acked and sent.applied)
             # On a tie the user's changes are taken as earlier than ours: the other
             # reading would put them inside the region next to our text (a conflict).
             for found in (
@@ -164,24 +173,25 @@ def _with_pending(
                 pieces, cost = found
                 if budget is not None and _changes(pieces) > budget:
                     continue
-                # A tie with the user-only reading goes to ours when the client said it
-                # applied them: the text does not prove them missing (never re-send then).
-                tie = cost == best_cost and best_user_only and _acked(seq)
-                if (cost < best_cost or tie) and window.replays(encoding, pieces, streamer.pending):
-                    best, best_cost, best_user_only = pieces, cost, False
+                better = cost < best_cost or (cost == best_cost and acked > best_acked)
+                if better and window.replays(encoding, pieces, streamer.pending):
+                    best, best_cost, best_acked = pieces, cost, acked
                     if cost == 0:
                         return best
     if best_cost and starts:
-        # Our next edit may sit inside the user's changes (typed before and after it, all
-        # in one merged change): find its text there, nearest to where it was sent.
-        found = window.ours_inside(encoding, starts[0], streamer.pending[starts[0]])
-        if (
-            found is not None
-            and found[1] < best_cost
-            and (budget is None or _changes(found[0]) <= budget)
-            and window.replays(encoding, found[0], streamer.pending)
-        ):
-            best = found[0]
+        # Our next edits may sit inside the user's changes (typed before and after them,
+        # all in one merged change): find their text there, nearest to where it was sent.
+        run = streamer.pending[starts[0] : starts[0] + MAX_RUN]
+        for count in range(len(run), 0, -1):
+            found = window.ours_inside(encoding, starts[0], run[:count])
+            if (
+                found is not None
+                and found[1] < best_cost
+                and (budget is None or _changes(found[0]) <= budget)
+                and window.replays(encoding, found[0], streamer.pending)
+            ):
+                best = found[0]
+                break
     return best
 
 
@@ -190,11 +200,6 @@ def _blank(doc: Document, low: int, high: int) -> bool:
     diff (full sync, diff clients) slides freely through them, so one far from our edits
     may still hold them."""
     return all(not line.rstrip("\r\n") for line in doc.lines[low:high])
-
-
-def _acked(seq: list[Sent]) -> bool:
-    """Whether the client answered `applied: true` to each of these edits."""
-    return all(sent.acked and sent.applied for sent in seq)
 
 
 def _cost(hunks: list[tuple[int, int, str]], old: str) -> int:
@@ -316,14 +321,17 @@ class _Window:
             shift += len(new) - (high - low)
         if _touches(shifted, landed, points=False):
             return None
-        # Ours after the user's changes, at positions those changes moved: a misplaced
-        # edit. Impossible for a versioned edit (the client refuses or skips it); for an
+        # Ours after the user's changes, inside their text or at positions those changes
+        # moved: a misplaced
+        # edit. Impossible for a pinned edit (the client refuses or skips it); for an
         # unversioned one it is rare (a keystroke inside the send->apply window), so it
         # costs one character more than the reading without it.
         penalty = 0
         for (at, _end), sent in zip(landed, reversed(seq), strict=True):
-            if any(_moves(before_ours, high, new, at) for _low, high, new in shifted):
-                if sent.version is not None:
+            if any(
+                low < at < high or _moves(before_ours, high, new, at) for low, high, new in shifted
+            ):
+                if sent.pinned:
                     return None
                 penalty += 1
         pieces: list[Piece] = [
@@ -355,35 +363,39 @@ class _Window:
                 return (line, column)  # clamped: the line ended there before our text
         return None
 
-    def ours_inside(self, encoding: Encoding, first: int, sent: Sent) -> Found | None:
-        """`sent` (an insertion) found inside the changed text, the rest the user's."""
-        if sent.old or not sent.text:
+    def ours_inside(self, encoding: Encoding, first: int, seq: list[Sent]) -> Found | None:
+        """Our consecutive insertions `seq` found together inside the changed text, the
+        rest the user's (the user's changes before them moved where they landed)."""
+        if any(sent.old or not sent.text or sent.pinned for sent in seq):
+            return None  # a pinned edit cannot land anywhere but where it was sent
+        if any(b.start != extent(a.start, a.text) for a, b in itertools.pairwise(seq)):
             return None
+        text = "".join(sent.text for sent in seq)
         prefix = _common_prefix(self.old, self.new)
         suffix = _common_suffix(self.old, self.new, prefix)
         scratch = Document("", self.old)
-        target = self._at(scratch, encoding, sent.client_start)
+        target = self._at(scratch, encoding, seq[0].client_start)
         if target is None:
             return None
         aim = _offset(scratch, target)
         hits: list[int] = []
-        at = self.new.find(sent.text, max(0, prefix - len(sent.text)))
+        at = self.new.find(text, max(0, prefix - len(text)))
         while at != -1 and at <= len(self.new) - suffix and len(hits) < 16:
             hits.append(at)
-            at = self.new.find(sent.text, at + 1)
+            at = self.new.find(text, at + 1)
         if not hits:
             return None
         at = min(hits, key=lambda hit: abs(hit - aim))
-        before = self.new[:at] + self.new[at + len(sent.text) :]
+        before = self.new[:at] + self.new[at + len(text) :]
         hunks = _hunks(self.old, before)
         pieces: list[Piece] = [
             ("user", -1, (self._pos(self.old, low), self._pos(self.old, high), new))
             for low, high, new in reversed(hunks)
         ]
-        if sent.version is not None:
-            return None  # a versioned edit cannot land anywhere but where it was sent
         spot = self._pos(before, at)
-        pieces.append(("ours", first, (spot, spot, sent.text)))
+        for index, sent in enumerate(seq):
+            pieces.append(("ours", first if index == 0 else 0, (spot, spot, sent.text)))
+            spot = extent(spot, sent.text)
         return pieces, _cost(hunks, self.old) + 1
 
     def replays(self, encoding: Encoding, pieces: list[Piece], pending: list[Sent]) -> bool:

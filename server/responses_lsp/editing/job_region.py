@@ -61,6 +61,7 @@ class Sent:
     text: str
     version: int | None
     sent_at: float
+    pinned: bool = False  # its version makes the client apply it only where it was sent
     stray: Stray | None = None
     retract_to: int = 0
     sentinel: str = ""  # an insert ending with the line break that keeps the original apart

@@ -68,6 +68,7 @@ class DocStreamer:
         settle_timeout: float = 2.0,
         versioned: bool = True,
         open_version_is_real: bool = False,
+        version_late: bool = False,
     ) -> None:
         self.doc = doc
         self.encoding = encoding
@@ -79,6 +80,10 @@ class DocStreamer:
         # an edit older than its buffer: no version until its first didChange. Other
         # clients (eglot, VS Code) count from the version they opened with.
         self.open_version_is_real = open_version_is_real
+        # eglot 1.17 bumps its version only when it sends didChange (flushed late, merged):
+        # the version it will have when it applies an edit is known only while nothing of
+        # ours is unechoed, and even then its unflushed changes may have moved the text.
+        self.version_late = version_late
         self.jobs: list[RegionJob] = []
         self.pending: list[Sent] = []
         self.outstanding: Sent | None = None
@@ -448,11 +453,12 @@ class DocStreamer:
         view.lines = list(self.doc.lines)
         for sent in self.pending:
             view.apply(view.make_change(sent.start, sent.end, sent.text))
-        version = (
-            self.doc.version + len(self.pending)
-            if self.versioned and (self.doc.version > 0 or self.open_version_is_real)
-            else None
-        )
+        version: int | None = None
+        if self.versioned and (self.doc.version > 0 or self.open_version_is_real):
+            if not self.version_late:
+                version = self.doc.version + len(self.pending)
+            elif not self.pending:  # otherwise unknown: unversioned, judged by its effect
+                version = self.doc.version
         return view, version
 
     def _p_anchor(self, job: RegionJob) -> tuple[Pos, Pos, Pos]:
@@ -568,6 +574,7 @@ class DocStreamer:
     def _emit(self, sent: Sent, now: float) -> OutgoingEdit:
         view, version = self._predicted()
         sent.version = version
+        sent.pinned = version is not None and not self.version_late
         sent.client_start = view.to_client(self.encoding, sent.start)
         sent.client_end = view.to_client(self.encoding, sent.end)
         sent.old = view.slice(sent.start, sent.end)
