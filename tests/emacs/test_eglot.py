@@ -260,7 +260,7 @@ def test_cancel_mid_stream_restores_exactly_the_original(
     """M-x responses-lsp-cancel (the docs' helper) once streamed edits have landed: the stream
     is closed and the buffer is exactly the original file again."""
     if "emacs28" in request.node.name:
-        # Known bug, open in issue 10: 1 run in ~6 on Emacs 28 / eglot 1.9 the server answers
+        # Known bug, open in issue 10: about 1 run in 8 on Emacs 28 / eglot 1.9 the server answers
         # the cancel ({"cancelled": 1}) and then sends no restoring edit at all, leaving the
         # streamed first line in the buffer (seen after a merged didChange that covered our
         # first five inserts). Not strict: it must pass when the bug does not show.
