@@ -40,6 +40,7 @@ from typing import Any
 from responses_lsp.editing.document import Document, Encoding, split_lines
 from responses_lsp.editing.echo import ContentChange, apply_did_change
 from responses_lsp.editing.streamer import DocStreamer, Outcome, OutgoingEdit, RegionJob
+from responses_lsp.testing.editor import minimal_diff
 
 PREFIX = "p"  # original text before the region
 SUFFIX = "s"  # original text after the region
@@ -428,19 +429,11 @@ class Simulation:
         self._to_server(lambda: self.server_did_change(version, changes))
 
     def _diff_change(self, before: str, after: str) -> dict[str, Any]:
-        prefix = 0
-        limit = min(len(before), len(after))
-        while prefix < limit and before[prefix] == after[prefix]:
-            prefix += 1
-        suffix = 0
-        while suffix < limit - prefix and before[-1 - suffix] == after[-1 - suffix]:
-            suffix += 1
-        while prefix > 0 and before[prefix - 1 : prefix + 1] == "\r\n":
-            prefix -= 1
+        start, end, text = minimal_diff(before, after)
         return {
-            "start": self._units_in(before, prefix),
-            "end": self._units_in(before, len(before) - suffix),
-            "text": after[prefix : len(after) - suffix],
+            "start": self._units_in(before, start),
+            "end": self._units_in(before, end),
+            "text": text,
         }
 
     # ------------------------------------------------------------ checks

@@ -49,6 +49,30 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of `a` and `b`."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:  # binary search on slices: fast in C for long equal runs
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def common_suffix(a: str, b: str, prefix: int) -> int:
+    """Length of the longest common suffix of `a` and `b` that stays clear of `prefix`."""
+    low, high = 0, min(len(a), len(b)) - prefix
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle :] == b[len(b) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def extent(start: Pos, text: str) -> Pos:
     """The position right after `text` inserted at `start`."""
     parts = split_lines(text)

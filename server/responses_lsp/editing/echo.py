@@ -27,7 +27,16 @@ import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from responses_lsp.editing.document import Change, Document, Encoding, Pos, extent, split_lines
+from responses_lsp.editing.document import (
+    Change,
+    Document,
+    Encoding,
+    Pos,
+    common_prefix,
+    common_suffix,
+    extent,
+    split_lines,
+)
 
 if TYPE_CHECKING:
     from responses_lsp.editing.job_region import Sent
@@ -52,8 +61,8 @@ def to_change(doc: Document, encoding: Encoding, event: ContentChange) -> Change
     rng, text = event
     if rng is None:  # whole-document change: the minimal replacement it amounts to
         old = doc.text
-        prefix = _common_prefix(old, text)
-        suffix = _common_suffix(old, text, prefix)
+        prefix = common_prefix(old, text)
+        suffix = common_suffix(old, text, prefix)
         start = _pos_of(old, prefix)
         end = _pos_of(old, len(old) - suffix)
         return doc.make_change(start, end, text[prefix : len(text) - suffix])
@@ -371,8 +380,8 @@ class _Window:
         if any(b.start != extent(a.start, a.text) for a, b in itertools.pairwise(seq)):
             return None
         text = "".join(sent.text for sent in seq)
-        prefix = _common_prefix(self.old, self.new)
-        suffix = _common_suffix(self.old, self.new, prefix)
+        prefix = common_prefix(self.old, self.new)
+        suffix = common_suffix(self.old, self.new, prefix)
         scratch = Document("", self.old)
         target = self._at(scratch, encoding, seq[0].client_start)
         if target is None:
@@ -472,30 +481,6 @@ def _combined_echo(
 # ---------------------------------------------------------------------- text helpers
 
 
-def _common_prefix(a: str, b: str) -> int:
-    limit = min(len(a), len(b))
-    low, high = 0, limit
-    while low < high:  # binary search on slices: fast in C for long equal runs
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _common_suffix(a: str, b: str, prefix: int) -> int:
-    limit = min(len(a), len(b)) - prefix
-    low, high = 0, limit
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[len(a) - middle :] == b[len(b) - middle :]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
 def _moves(text: str, high: int, new: str, at: int) -> bool:
     """Whether the user's text `new` ending at `high` in `text` (after the change) moved
     what the line/column position `at` points to (a change before it on its line, or one
@@ -536,8 +521,8 @@ def _hunks(old: str, new: str) -> list[tuple[int, int, str]]:
     """
     if old == new:
         return []
-    prefix = _common_prefix(old, new)
-    suffix = _common_suffix(old, new, prefix)
+    prefix = common_prefix(old, new)
+    suffix = common_suffix(old, new, prefix)
     o_mid, n_mid = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
     blocks: list[tuple[int, int, int, int]] = []
     if not o_mid or not n_mid or ("\n" not in o_mid and "\n" not in n_mid):
@@ -558,8 +543,8 @@ def _hunks(old: str, new: str) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     for o1, o2, n1, n2 in blocks:
         a, b = o_mid[o1:o2], n_mid[n1:n2]
-        p = _common_prefix(a, b)
-        q = _common_suffix(a, b, p)
+        p = common_prefix(a, b)
+        q = common_suffix(a, b, p)
         low, high = prefix + o1 + p, prefix + o2 - q
         text = b[p : len(b) - q]
         if low > 0 and old[low - 1] == "\r" and old[low : low + 1] == "\n":

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from responses_lsp.editing.document import Change, Document, Encoding, Pos, extent
+from responses_lsp.editing.document import Change, Document, Encoding, Pos, common_prefix, extent
 from responses_lsp.editing.job_region import (
     Outcome,
     OutgoingEdit,
@@ -525,7 +525,7 @@ class DocStreamer:
                 return None
             if not settled:
                 return None
-            keep = _common_prefix(have, job.target)
+            keep = common_prefix(have, job.target)
             if 0 < keep < len(have) and have[keep - 1] == "\r" and have[keep] == "\n":
                 keep -= 1  # a position cannot fall inside a CRLF pair
             cut = extent(start, have[:keep])
@@ -602,18 +602,6 @@ class DocStreamer:
     def _log(self, job: RegionJob, note: str) -> None:
         job.notes.append(note)
         log.info("job %d: %s", job.id, note)
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    low, high = 0, n
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 __all__ = [

@@ -28,6 +28,8 @@ import attrs
 from lsprotocol import types as t
 from pytest_lsp import LanguageClient, client_capabilities
 
+from responses_lsp.editing.document import common_prefix, common_suffix
+
 PROFILES = {
     "vscode": "visual-studio-code",
     "neovim": "neovim@v0.11.0",
@@ -64,6 +66,16 @@ class OpenDoc:
     pending: list[dict[str, Any]] = field(default_factory=list)
     last_flush: float | None = None
     timer: asyncio.TimerHandle | None = None
+
+
+def minimal_diff(before: str, after: str) -> tuple[int, int, str]:
+    """The one change (start, end in `before`, new text) that turns `before` into `after`,
+    as a client that sends minimal diffs computes it (never splitting a CRLF pair)."""
+    prefix = common_prefix(before, after)
+    suffix = common_suffix(before, after, prefix)
+    while prefix > 0 and before[prefix - 1 : prefix + 1] == "\r\n":
+        prefix -= 1
+    return prefix, len(before) - suffix, after[prefix : len(after) - suffix]
 
 
 class FakeEditor:
@@ -177,21 +189,8 @@ class FakeEditor:
         self._schedule_flush(doc)
 
     def _minimal(self, before: str, after: str) -> dict[str, Any]:
-        prefix = 0
-        limit = min(len(before), len(after))
-        while prefix < limit and before[prefix] == after[prefix]:
-            prefix += 1
-        suffix = 0
-        while suffix < limit - prefix and before[-1 - suffix] == after[-1 - suffix]:
-            suffix += 1
-        while prefix > 0 and before[prefix - 1 : prefix + 1] == "\r\n":
-            prefix -= 1
-        return {
-            "before": before,
-            "start": prefix,
-            "end": len(before) - suffix,
-            "text": after[prefix : len(after) - suffix],
-        }
+        start, end, text = minimal_diff(before, after)
+        return {"before": before, "start": start, "end": end, "text": text}
 
     def _schedule_flush(self, doc: OpenDoc) -> None:
         loop = asyncio.get_running_loop()
