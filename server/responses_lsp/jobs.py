@@ -126,9 +126,7 @@ class JobManager:
         announced later by `responsesLsp/jobDone`; or, when the request is refused before
         anything runs, the answer is the final result itself (no notification follows).
         Both are kept for `responses-lsp.jobResult`."""
-        job_id = next(self._ids)
-        job = Job(id=job_id, request=request, token=f"responses-lsp/job/{job_id}")
-        self.jobs[job.id] = job
+        job = self._register(request)
         started = time.monotonic()
         try:
             prepared = self._prepare(job, started)
@@ -149,11 +147,16 @@ class JobManager:
 
         It gets a job id and token, and its end is told like any job's: `responsesLsp/jobDone`,
         `responses-lsp.jobResult`; it is cancelled like one (command, progress, shutdown)."""
+        job = self._register(request)
+        job.runner = asyncio.ensure_future(self._live(job, lambda: work(job), time.monotonic()))
+        return {"jobId": job.id, "outcome": "started", "token": job.token}
+
+    def _register(self, request: JobRequest) -> Job:
+        """A new job with its id and progress token, known to cancel/jobs from now on."""
         job_id = next(self._ids)
         job = Job(id=job_id, request=request, token=f"responses-lsp/job/{job_id}")
         self.jobs[job.id] = job
-        job.runner = asyncio.ensure_future(self._live(job, lambda: work(job), time.monotonic()))
-        return {"jobId": job.id, "outcome": "started", "token": job.token}
+        return job
 
     async def _live(self, job: Job, runner: Runner, started: float) -> None:
         try:
