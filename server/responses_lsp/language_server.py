@@ -31,6 +31,7 @@ from responses_lsp.editing.driver import EditDriver
 
 if TYPE_CHECKING:  # the job machinery is imported when it is first used, not at start
     from responses_lsp.editing.job_region import OutgoingEdit
+    from responses_lsp.job_types import Job, JobResult
     from responses_lsp.jobs import JobManager
 
 log = logging.getLogger(__name__)
@@ -493,7 +494,7 @@ def _session_compact(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
     return ls.jobs.spawn(request, lambda job: _compact_job(ls, job, session))
 
 
-async def _compact_job(ls: ResponsesLanguageServer, job: Any, session: Any) -> Any:
+async def _compact_job(ls: ResponsesLanguageServer, job: Job, session: Any) -> JobResult:
     from responses_lsp.actions.prompts import build_instructions
     from responses_lsp.errors import ResponsesLspError, error_kind
     from responses_lsp.job_types import JobResult
