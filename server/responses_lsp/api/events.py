@@ -28,19 +28,19 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Tag,
 from responses_lsp.errors import ApiError
 
 
-def _text(value: Any) -> Any:
+def _text(value: object) -> object:
     return "" if value is None else value
 
 
-def _count(value: Any) -> Any:
+def _count(value: object) -> object:
     return 0 if value is None else value
 
 
-def _items(value: Any) -> Any:
+def _items(value: object) -> object:
     return [] if value is None else value
 
 
-def _code(value: Any) -> Any:
+def _code(value: object) -> object:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
@@ -124,7 +124,7 @@ class UnknownItem(_Wire):
 _ITEM_TAGS = {"message", "reasoning", "function_call", "custom_tool_call", "compaction"}
 
 
-def _item_tag(value: Any) -> str:
+def _item_tag(value: object) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     return kind if kind in _ITEM_TAGS else "unknown"
 
@@ -329,7 +329,7 @@ for _cls in (
         _EVENT_CLASSES[_literal] = _cls
 
 
-def _event_tag(value: Any) -> str:
+def _event_tag(value: object) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     cls = _EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
     return cls.__name__ if cls is not None else "UnknownEvent"

@@ -19,7 +19,6 @@ import cattrs
 from cattrs import Converter
 from pygls.protocol import default_converter
 
-from responses_lsp.actions.prompts import format_diagnostic
 from responses_lsp.jobs.types import JobRequest
 
 T = TypeVar("T")
@@ -56,6 +55,11 @@ class Diagnostic:
     @property
     def severity_name(self) -> str:
         return SEVERITIES.get(self.severity or 0, "problem")
+
+    @property
+    def line(self) -> int:
+        """1-based, as the prompt says it."""
+        return self.range.start.line + 1
 
 
 @attrs.define
@@ -134,18 +138,5 @@ def run_request(arguments: RunArguments) -> JobRequest:
         start=(start.line, start.character),
         end=(end.line, end.character),
         instruction=arguments.instruction or "",
-        diagnostics=tuple(_diagnostic_text(d) for d in arguments.diagnostics),
-    )
-
-
-def _diagnostic_text(diagnostic: Diagnostic | str) -> str:
-    """A diagnostic from the command arguments as the prompt lists it."""
-    if isinstance(diagnostic, str):
-        return diagnostic
-    return format_diagnostic(
-        diagnostic.range.start.line + 1,
-        diagnostic.severity_name,
-        diagnostic.message,
-        diagnostic.source,
-        diagnostic.code,
+        diagnostics=tuple(arguments.diagnostics),
     )

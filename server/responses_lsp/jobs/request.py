@@ -21,10 +21,12 @@ from responses_lsp.actions.prompts import (
     build_instructions,
     build_user_message,
     context_around,
+    format_diagnostic,
 )
 from responses_lsp.api.events import Usage
 from responses_lsp.api.requests import ResponseRequest, reasoning_fields, user_message
 from responses_lsp.editing.document import Document, Pos
+from responses_lsp.jobs.arguments import Diagnostic
 from responses_lsp.jobs.checks import without_lone_surrogates
 from responses_lsp.jobs.types import Job, JobHost, Progress
 from responses_lsp.sessions.schema import Session
@@ -66,7 +68,7 @@ def build_turn(
         selection=selection,
         before=without_lone_surrogates(before),
         after=without_lone_surrogates(after),
-        diagnostics=tuple(without_lone_surrogates(d) for d in request.diagnostics),
+        diagnostics=tuple(without_lone_surrogates(diagnostic_text(d)) for d in request.diagnostics),
         instruction=without_lone_surrogates(request.instruction),
         first_line=start[0] + 1,
     )
@@ -94,6 +96,19 @@ def build_turn(
     )
     remembered = user_message(build_history_message(prompt))
     return Turn(request=body, new_items=new_items, remembered=remembered, session=session)
+
+
+def diagnostic_text(diagnostic: Diagnostic | str) -> str:
+    """A diagnostic from the command arguments as the prompt lists it."""
+    if isinstance(diagnostic, str):
+        return diagnostic
+    return format_diagnostic(
+        diagnostic.line,
+        diagnostic.severity_name,
+        diagnostic.message,
+        diagnostic.source,
+        diagnostic.code,
+    )
 
 
 async def session_input(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the heavy modules: imported by the jobs package itself, aft
     from responses_lsp.api.client import ResponsesClient
     from responses_lsp.editing.driver import EditDriver
     from responses_lsp.editing.job_region import RegionJob
+    from responses_lsp.jobs.arguments import Diagnostic
     from responses_lsp.sessions.manager import SessionManager
     from responses_lsp.sessions.schema import Session
     from responses_lsp.settings import ResolvedSettings
@@ -57,7 +58,7 @@ class JobRequest:
     start: tuple[int, int]  # client units
     end: tuple[int, int]
     instruction: str = ""
-    diagnostics: tuple[str, ...] = ()
+    diagnostics: tuple[Diagnostic | str, ...] = ()  # as the code action sent them
 
 
 @dataclass
