@@ -32,7 +32,6 @@ from responses_lsp.actions.catalog import all_actions, offered_actions
 from responses_lsp.actions.privacy import is_secret_path
 from responses_lsp.actions.selection import clear_cache
 from responses_lsp.editing.document import Encoding
-from responses_lsp.editing.driver import EditDriver
 from responses_lsp.jobs.arguments import (
     BadArguments,
     CancelArguments,
@@ -48,6 +47,7 @@ from responses_lsp.logging_setup import attach_editor_log
 
 if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initialize`
     from responses_lsp.api.client import ResponsesClient
+    from responses_lsp.editing.driver import EditDriver
     from responses_lsp.editing.job_region import OutgoingEdit
     from responses_lsp.jobs.manager import JobManager
     from responses_lsp.jobs.runtime import Runtime
@@ -108,12 +108,13 @@ class ResponsesLanguageServer(LanguageServer):
             converter_factory=make_converter,
             text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
         )
-        self.driver = EditDriver(send=self._send_edit)
         self._runtime: Runtime | None = None
         self.init_options: dict[str, Any] = {}
         self.workspace_settings: dict[str, Any] | None = None
         self.client_features: dict[str, Any] = {}
         self.document_changes = False  # the client takes versioned TextDocumentEdits
+        self.position_encoding = Encoding("utf-16")
+        self.client_name = ""  # lowercased clientInfo.name
 
     @property
     def runtime(self) -> Runtime:
@@ -127,6 +128,19 @@ class ResponsesLanguageServer(LanguageServer):
 
             self._runtime = Runtime(self)
         return self._runtime
+
+    @property
+    def driver(self) -> EditDriver:
+        """The edit engine's driver: documents, regions, `workspace/applyEdit`s."""
+        return self.runtime.driver
+
+    def configure_driver(self, driver: EditDriver) -> None:
+        """What `initialize` learned of the client, for the edit engine."""
+        driver.encoding = self.position_encoding
+        driver.open_version_is_real = self.client_name != "neovim"
+        driver.version_late = self.client_name == "eglot"  # 1.9 sends no clientInfo
+        if not self.document_changes:
+            driver.versioned = False
 
     @property
     def converter(self) -> Converter:
@@ -144,15 +158,15 @@ class ResponsesLanguageServer(LanguageServer):
 
     def reload_settings(self) -> None:
         settings = self.runtime.reload_settings().settings
-        self.driver.flush_interval = settings.flush_interval_ms / 1000.0
         attach_editor_log(self._log_to_editor, settings.log_level)
 
     def api(self) -> ResponsesClient:
         return self.runtime.api()
 
-    async def close_api(self) -> None:
-        if self._runtime is not None:
-            await self._runtime.close_api()
+    @property
+    def loaded_runtime(self) -> Runtime | None:
+        """The runtime if anything needed it yet (shutdown does not load it)."""
+        return self._runtime
 
     # ------------------------------------------------------------------ host API for jobs
 
@@ -264,7 +278,7 @@ class ResponsesLanguageServer(LanguageServer):
 
     # ------------------------------------------------------------------ edits
 
-    def _send_edit(self, edit: OutgoingEdit) -> Future[t.ApplyWorkspaceEditResult]:
+    def send_edit(self, edit: OutgoingEdit) -> Future[t.ApplyWorkspaceEditResult]:
         rng = t.Range(
             start=t.Position(line=edit.start[0], character=edit.start[1]),
             end=t.Position(line=edit.end[0], character=edit.end[1]),
@@ -297,13 +311,9 @@ def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None
         ls.client_features = features if isinstance(features, dict) else {}
         ls.init_options = options
     encoding = ls.workspace.position_encoding
-    ls.driver.encoding = Encoding(str(getattr(encoding, "value", encoding) or "utf-16"))
+    ls.position_encoding = Encoding(str(getattr(encoding, "value", encoding) or "utf-16"))
     ls.document_changes = ls.edit_capabilities()["document_changes"]
-    client_name = params.client_info.name if params.client_info else ""
-    ls.driver.open_version_is_real = client_name.lower() != "neovim"
-    ls.driver.version_late = client_name.lower() == "eglot"  # 1.9 sends no clientInfo
-    if not ls.document_changes:
-        ls.driver.versioned = False
+    ls.client_name = (params.client_info.name if params.client_info else "").lower()
 
 
 async def _initialized(ls: ResponsesLanguageServer, _params: t.InitializedParams) -> None:
@@ -483,10 +493,13 @@ def _progress_cancel(ls: ResponsesLanguageServer, params: t.WorkDoneProgressCanc
 async def _shutdown(ls: ResponsesLanguageServer, _params: None) -> None:
     # Cancel every job and let it restore its region (that takes the client's answers),
     # then stop the engine: nothing may be sent once pygls starts cancelling requests.
-    ls.jobs.cancel(reason="cancelled: the server is shutting down")
-    await ls.jobs.drain(3.0)
-    ls.driver.close_all()
-    await ls.close_api()
+    runtime = ls.loaded_runtime
+    if runtime is None:  # nothing ever ran
+        return
+    runtime.jobs.cancel(reason="cancelled: the server is shutting down")
+    await runtime.jobs.drain(3.0)
+    runtime.driver.close_all()
+    await runtime.close_api()
 
 
 def _exit(ls: ResponsesLanguageServer, _params: None) -> None:

@@ -9,8 +9,8 @@ it is cancelled like one.
 from __future__ import annotations
 
 from responses_lsp.actions.prompts import build_instructions
-from responses_lsp.errors import ResponsesLspError
-from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress, failure_kind
+from responses_lsp.errors import ResponsesLspError, error_kind
+from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress
 from responses_lsp.sessions.compaction import CompactionResult
 from responses_lsp.sessions.schema import Session
 
@@ -45,7 +45,7 @@ class CompactionJob:
         job, result = self.job, self.result
         if cancelled or error is not None or result is None:
             if error is not None:
-                outcome, message, kind = "error", error.user_message(), failure_kind(error)
+                outcome, message, kind = "error", error.user_message(), error_kind(error)
             else:
                 reason = job.cancel_reason or "cancelled"
                 outcome, message, kind = "cancelled", f"{reason}; the session was not changed", None

@@ -17,10 +17,10 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from responses_lsp.actions.catalog import ActionSpec
 from responses_lsp.editing.document import Document, Pos
-from responses_lsp.errors import ResponsesLspError
+from responses_lsp.errors import JobFailed, ResponsesLspError, error_kind
 from responses_lsp.jobs.request import build_turn, record_turn, session_input
 from responses_lsp.jobs.tool_loop import StepLimitReached, ToolLoop
-from responses_lsp.jobs.types import Job, JobFailed, JobHost, JobResult, Progress, failure_kind
+from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress
 from responses_lsp.tools.budget import on_loop
 from responses_lsp.tools.changes import ChangeSet, OpenDocument, workspace_edit
 from responses_lsp.tools.errors import ToolError
@@ -136,7 +136,7 @@ class MultiFileJob:
             outcome, kind = "cancelled", None
             message = f"{self.job.cancel_reason or 'cancelled'}; nothing was changed"
         elif error is not None:
-            outcome, message, kind = "error", error.user_message(), failure_kind(error)
+            outcome, message, kind = "error", error.user_message(), error_kind(error)
         else:
             outcome, message, kind = self.outcome, self.message, self.kind
         return JobResult(

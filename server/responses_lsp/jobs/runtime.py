@@ -1,10 +1,10 @@
-"""The server's heavy half: settings, the API client, sessions and the job manager.
+"""The server's heavy half: the edit driver, settings, the API client, sessions, the jobs.
 
-This module is the far side of the server's one lazy import (`language_server` imports it in
-`ResponsesLanguageServer.runtime`, the first time settings, a session or a job are needed —
-after `initialize` has been answered): pydantic, httpx, the API client, the sessions and the
-whole jobs package load here, so `initialize` answers as fast as a bare pygls server. Below
-this line every module imports at its top.
+This module is the far side of the server's one lazy import: `language_server` imports it in
+`ResponsesLanguageServer.runtime`, the first time any of it is needed (`initialized` resolves
+the settings), never before `initialize` has been answered. The edit engine, pydantic, httpx,
+the API client, the sessions and the whole jobs package load here, so `initialize` answers as
+fast as a bare pygls server. Below this line every module imports at its top.
 """
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from concurrent.futures import Future
 from typing import Any, Protocol
 
+from lsprotocol import types as t
+
 from responses_lsp.api.client import ClientConfig, ResponsesClient
+from responses_lsp.editing.driver import EditDriver
+from responses_lsp.editing.job_region import OutgoingEdit
 from responses_lsp.jobs.manager import JobManager
 from responses_lsp.jobs.types import JobHost
 from responses_lsp.sessions.manager import SessionManager
@@ -31,13 +36,18 @@ class ServerHost(JobHost, Protocol):
     init_options: dict[str, Any]
 
     def folder_uris(self) -> list[str]: ...
+    def send_edit(self, edit: OutgoingEdit) -> Future[t.ApplyWorkspaceEditResult]: ...
+    def configure_driver(self, driver: EditDriver) -> None: ...
 
 
 class Runtime:
-    """Resolved settings, the API client (one per configuration), sessions, jobs."""
+    """The edit driver, resolved settings, the API client (one per configuration), sessions,
+    jobs."""
 
     def __init__(self, server: ServerHost) -> None:
         self.server = server
+        self.driver = EditDriver(send=server.send_edit)
+        server.configure_driver(self.driver)
         self.jobs = JobManager(server)
         self._resolved: ResolvedSettings | None = None
         self._reported_problems: tuple[str, ...] = ()
@@ -59,6 +69,7 @@ class Runtime:
             workspace=server.workspace_settings, init_options=server.init_options, env=os.environ
         )
         self._resolved = resolved
+        self.driver.flush_interval = resolved.settings.flush_interval_ms / 1000.0
         problems = resolved.problems
         if problems and problems != self._reported_problems:
             self._reported_problems = problems

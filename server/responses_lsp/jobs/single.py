@@ -35,9 +35,10 @@ from responses_lsp.errors import (
     ContextLengthExceeded,
     EditConflict,
     ResponsesLspError,
+    error_kind,
 )
 from responses_lsp.jobs.request import Turn, build_turn, record_turn, session_input
-from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress, failure_kind
+from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class SingleFileJob:
         elif error is not None and not isinstance(error, EditConflict):
             outcome = "error"
             message = error.user_message()
-            kind = failure_kind(error)
+            kind = error_kind(error)
             if isinstance(error, ApiError) and region.edits_sent:
                 message += " The original code was restored."
         elif job.cancel_reason:

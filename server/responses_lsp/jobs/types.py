@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from responses_lsp.errors import ResponsesLspError, error_kind
-
 if TYPE_CHECKING:  # the heavy modules: imported by the jobs package itself, after startup
     from lsprotocol import types as t
 
     from responses_lsp.api.client import ResponsesClient
     from responses_lsp.editing.driver import EditDriver
     from responses_lsp.editing.job_region import RegionJob
+    from responses_lsp.errors import ResponsesLspError
     from responses_lsp.jobs.arguments import Diagnostic
     from responses_lsp.sessions.manager import SessionManager
     from responses_lsp.sessions.schema import Session
@@ -33,8 +32,8 @@ if TYPE_CHECKING:  # the heavy modules: imported by the jobs package itself, aft
 class JobHost(Protocol):
     """What a job needs from the server."""
 
-    driver: EditDriver
-
+    @property
+    def driver(self) -> EditDriver: ...
     @property
     def sessions(self) -> SessionManager: ...
     def settings(self) -> ResolvedSettings: ...
@@ -99,19 +98,6 @@ class Job:
     original: str = ""  # for follow-ups: the code before the first edit of the chain
     done: asyncio.Event = field(default_factory=asyncio.Event)  # the engine is done
     finished: asyncio.Event = field(default_factory=asyncio.Event)  # the job has returned
-
-
-class JobFailed(ResponsesLspError):
-    """A job body's own reason to stop (a tool failed, too many steps), with its error kind."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def failure_kind(error: ResponsesLspError) -> str:
-    """How a job result names the error that ended it."""
-    return error.kind if isinstance(error, JobFailed) else error_kind(error)
 
 
 class Progress:
