@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 KEEP_RESULTS = 64
 """Finished jobs whose result `responses-lsp.jobResult` still knows."""
-TOKEN_PREFIX = "responses-lsp/job/"
-"""A job's work-done progress token is this prefix and the job id."""
 SHOWN = {
     "error": "error",
     "rejected": "error",
@@ -159,7 +157,7 @@ class JobManager:
     def _register(self, request: JobRequest) -> Job:
         """A new job with its id and progress token, known to cancel/jobs from now on."""
         job_id = next(self._ids)
-        job = Job(id=job_id, request=request, token=f"{TOKEN_PREFIX}{job_id}")
+        job = Job(id=job_id, request=request, token=f"responses-lsp/job/{job_id}")
         self.jobs[job.id] = job
         return job
 
