@@ -30,7 +30,6 @@ from pygls.uris import to_fs_path
 from responses_lsp import __version__
 from responses_lsp.actions.catalog import all_actions, offered_actions
 from responses_lsp.actions.privacy import is_secret_path
-from responses_lsp.actions.selection import clear_cache
 from responses_lsp.editing.document import Encoding
 from responses_lsp.jobs.arguments import (
     BadArguments,
@@ -39,10 +38,8 @@ from responses_lsp.jobs.arguments import (
     RunArguments,
     SessionArguments,
     make_converter,
-    run_request,
     structure,
 )
-from responses_lsp.jobs.types import JobRequest
 from responses_lsp.logging_setup import attach_editor_log
 
 if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initialize`
@@ -91,10 +88,7 @@ class ResponsesProtocol(LanguageServerProtocol):
 
     @lsp_method(t.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: t.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        self._server.jobs.cancel(uri=uri, reason="cancelled: the document was closed")
-        self._server.driver.close(uri)
-        clear_cache(uri)
+        self._server.runtime.close_document(params.text_document.uri)
 
 
 class ResponsesLanguageServer(LanguageServer):
@@ -408,7 +402,7 @@ def _run(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
     Synchronous on purpose: pygls writes the answer as soon as this returns, before the job's
     task takes its first step, so the answer always precedes the job's notifications."""
     try:
-        request = run_request(structure(ls.converter, args, RunArguments))
+        arguments = structure(ls.converter, args, RunArguments)
     except BadArguments as exc:
         message = f"responses-lsp: bad arguments for {RUN}: {exc}"
         ls.show("error", message)
@@ -417,7 +411,7 @@ def _run(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
         message = f"responses-lsp: {NO_APPLY_EDIT_REASON}; nothing can be rewritten."
         ls.show("error", message)
         return {"outcome": "error", "errorKind": "config", "message": message}
-    return ls.jobs.start(request)
+    return ls.jobs.start(arguments)
 
 
 def _cancel(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
@@ -482,8 +476,7 @@ def _session_compact(ls: ResponsesLanguageServer, *args: object) -> dict[str, An
     session = ls.session_for(uri) if uri else None
     if uri is None or session is None or not session.items:
         return {"outcome": "unchanged", "compacted": False, "message": "nothing to compact"}
-    request = JobRequest(action_id=SESSION_COMPACT, uri=uri, start=(0, 0), end=(0, 0))
-    return ls.jobs.compact(request, session)
+    return ls.jobs.compact(uri, session, command=SESSION_COMPACT)
 
 
 def _progress_cancel(ls: ResponsesLanguageServer, params: t.WorkDoneProgressCancelParams) -> None:

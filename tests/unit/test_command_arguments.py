@@ -16,9 +16,9 @@ from responses_lsp.jobs.arguments import (
     RunArguments,
     SessionArguments,
     make_converter,
-    run_request,
     structure,
 )
+from responses_lsp.jobs.manager import job_request
 from responses_lsp.jobs.request import diagnostic_text
 
 CONVERTER = make_converter()
@@ -45,7 +45,7 @@ def test_the_code_action_argument_becomes_a_job_request() -> None:
         "diagnostics": [default_converter().unstructure(lsp_diagnostic), "line 1: note: plain"],
         "instruction": "keep it short",
     }
-    request = run_request(run(argument))
+    request = job_request(run(argument))
     assert (request.action_id, request.uri) == ("fix-diagnostics", URI)
     assert (request.start, request.end) == ((3, 0), (6, 4))
     assert request.instruction == "keep it short"
@@ -56,16 +56,16 @@ def test_the_code_action_argument_becomes_a_job_request() -> None:
 
 
 def test_a_cursor_is_a_range_without_end_and_no_range_is_the_document_start() -> None:
-    cursor = run_request(run({"action": "a", "uri": URI, "range": {"start": {"line": 2}}}))
+    cursor = job_request(run({"action": "a", "uri": URI, "range": {"start": {"line": 2}}}))
     assert (cursor.start, cursor.end) == ((2, 0), (2, 0))
-    bare = run_request(run({"action": "a", "uri": URI}))
+    bare = job_request(run({"action": "a", "uri": URI}))
     assert (bare.start, bare.end, bare.instruction) == ((0, 0), (0, 0), "")
 
 
 def test_a_range_outside_the_document_is_left_to_the_job_to_refuse() -> None:
     """Negative positions are structured, not a type error: the job refuses them with its own
     message ("outside the document"), as the e2e tests assert."""
-    request = run_request(run({"action": "a", "uri": URI, "range": {"start": {"line": -3}}}))
+    request = job_request(run({"action": "a", "uri": URI, "range": {"start": {"line": -3}}}))
     assert request.start == (-3, 0)
 
 

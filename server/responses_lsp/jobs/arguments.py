@@ -19,8 +19,6 @@ import cattrs
 from cattrs import Converter
 from pygls.protocol import default_converter
 
-from responses_lsp.jobs.types import JobRequest
-
 T = TypeVar("T")
 
 SEVERITIES = {1: "error", 2: "warning", 3: "info", 4: "hint"}
@@ -126,17 +124,3 @@ def structure(
         raise BadArguments("; ".join(cattrs.transform_error(exc, path="argument"))) from None
     except (KeyError, ValueError, TypeError) as exc:
         raise BadArguments(f"{type(exc).__name__}: {exc}") from None
-
-
-def run_request(arguments: RunArguments) -> JobRequest:
-    """The job `responses-lsp.run` asks for (positions still in the client's units)."""
-    start = arguments.range.start
-    end = arguments.range.end or start
-    return JobRequest(
-        action_id=arguments.action,
-        uri=arguments.uri,
-        start=(start.line, start.character),
-        end=(end.line, end.character),
-        instruction=arguments.instruction or "",
-        diagnostics=tuple(arguments.diagnostics),
-    )

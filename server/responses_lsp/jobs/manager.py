@@ -30,6 +30,7 @@ from responses_lsp.actions.privacy import is_secret_path
 from responses_lsp.actions.selection import action_range
 from responses_lsp.editing.job_region import Overlap
 from responses_lsp.errors import MissingApiKey, ResponsesLspError
+from responses_lsp.jobs.arguments import RunArguments
 from responses_lsp.jobs.checks import lone_surrogate_line, range_problem
 from responses_lsp.jobs.compaction import CompactionJob
 from responses_lsp.jobs.multi_file import MultiFileJob
@@ -120,14 +121,14 @@ class JobManager:
 
     # ------------------------------------------------------------------ starting
 
-    def start(self, request: JobRequest) -> dict[str, Any]:
-        """Validate `request`, start its job, and say so at once (DESIGN I9).
+    def start(self, arguments: RunArguments) -> dict[str, Any]:
+        """Validate the request of `responses-lsp.run`, start its job, say so at once (DESIGN I9).
 
         The answer is `{"jobId", "outcome": "started", "token"}`, and the end of the job is
         announced later by `responsesLsp/jobDone`; or, when the request is refused before
         anything runs, the answer is the final result itself (no notification follows).
         Both are kept for `responses-lsp.jobResult`."""
-        job = self._register(request)
+        job = self._register(job_request(arguments))
         started = time.monotonic()
         try:
             prepared = self._prepare(job, started)
@@ -150,8 +151,10 @@ class JobManager:
         job.runner = asyncio.ensure_future(self._live(job, body(job), time.monotonic()))
         return {"jobId": job.id, "outcome": "started", "token": job.token}
 
-    def compact(self, request: JobRequest, session: Session) -> dict[str, Any]:
-        """Compact `session` as a job (`responses-lsp.session.compact`), answered at once."""
+    def compact(self, uri: str, session: Session, *, command: str) -> dict[str, Any]:
+        """Compact `session` (of `uri`) as a job, answered at once; `command` (the one that
+        asked) is the job's action."""
+        request = JobRequest(action_id=command, uri=uri, start=(0, 0), end=(0, 0))
         return self.spawn(request, lambda job: CompactionJob(self.host, job, session))
 
     def _register(self, request: JobRequest) -> Job:
@@ -331,3 +334,17 @@ class JobManager:
             seconds=time.monotonic() - started,
             error_kind=kind,
         )
+
+
+def job_request(arguments: RunArguments) -> JobRequest:
+    """The job `responses-lsp.run` asks for (positions still in the client's units)."""
+    start = arguments.range.start
+    end = arguments.range.end or start
+    return JobRequest(
+        action_id=arguments.action,
+        uri=arguments.uri,
+        start=(start.line, start.character),
+        end=(end.line, end.character),
+        instruction=arguments.instruction or "",
+        diagnostics=tuple(arguments.diagnostics),
+    )

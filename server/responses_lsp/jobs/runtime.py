@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from lsprotocol import types as t
 
+from responses_lsp.actions.selection import clear_cache
 from responses_lsp.api.client import ClientConfig, ResponsesClient
 from responses_lsp.editing.driver import EditDriver
 from responses_lsp.editing.job_region import OutgoingEdit
@@ -55,6 +56,12 @@ class Runtime:
         self._api_config: ClientConfig | None = None
         self._closing: asyncio.Future[None] | None = None
         self._sessions: SessionManager | None = None
+
+    def close_document(self, uri: str) -> None:
+        """didClose: the document's jobs are cancelled, the engine and the caches forget it."""
+        self.jobs.cancel(uri=uri, reason="cancelled: the document was closed")
+        self.driver.close(uri)
+        clear_cache(uri)
 
     def settings(self) -> ResolvedSettings:
         if self._resolved is None:
