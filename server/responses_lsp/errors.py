@@ -24,7 +24,8 @@
     │       ├── StreamCorrupted          a frame that is not JSON, or bytes that are not UTF-8
     │       ├── ResponseIncomplete       response.incomplete (retried only for unknown reasons)
     │       └── ResponseFailed           response.failed or an `error` event (by code)
-    └── EditConflict                     the user edited the text being rewritten
+    ├── EditConflict                     the user edited the text being rewritten
+    └── JobFailed                        a job's own reason to stop (a tool, the step limit)
 
 Every error carries `user_message()`: the sentence shown through window/showMessage,
 following the table in DESIGN.md §8, in the gateway's own words where it gave some (its
@@ -336,6 +337,14 @@ class EditConflict(ResponsesLspError):
         return "responses-lsp: stopped: you edited the text being rewritten; your text is kept."
 
 
+class JobFailed(ResponsesLspError):
+    """A job's own reason to stop (a tool failed, too many steps), with its error kind."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 QUOTA_SENTENCE = (
     "responses-lsp: the API key's account has no quota left (insufficient_quota); "
     "add credit or use another key."
@@ -414,7 +423,9 @@ def status_error(
 
 
 def error_kind(error: BaseException) -> str:
-    """How a job result names the error that ended it: config, api or internal."""
+    """How a job result names the error that ended it: config, api, internal, or a job's own."""
+    if isinstance(error, JobFailed):
+        return error.kind
     if isinstance(error, ConfigurationError):
         return "config"
     if isinstance(error, ApiError):

@@ -3,8 +3,10 @@
 Handlers fetch what they need and call pure cores: the actions catalog (codeAction, no
 I/O), the job manager (executeCommand), the edit driver (document sync, applyEdit). The
 protocol subclass keeps documents in the engine's own O(change) model instead of pygls'
-(DESIGN I6b). Heavy imports (httpx, pydantic) wait until they are needed, so that
-`initialize` answers as fast as a bare pygls server.
+(DESIGN I6b). Command arguments are attrs classes structured by pygls' converter
+(`jobs.arguments`). Everything heavy — settings (pydantic), the API client (httpx), sessions
+and the job pipeline — sits behind one lazy import, `ResponsesLanguageServer.runtime`
+(`jobs/runtime.py`), so that `initialize` answers as fast as a bare pygls server.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import contextlib
 import logging
 import os
 import sys
-import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cattrs import Converter
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
@@ -26,13 +28,29 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from responses_lsp import __version__
+from responses_lsp.actions.catalog import all_actions, offered_actions
+from responses_lsp.actions.privacy import is_secret_path
 from responses_lsp.editing.document import Encoding
-from responses_lsp.editing.driver import EditDriver
+from responses_lsp.jobs.arguments import (
+    BadArguments,
+    CancelArguments,
+    JobResultArguments,
+    RunArguments,
+    SessionArguments,
+    make_converter,
+    structure,
+)
+from responses_lsp.logging_setup import attach_editor_log
 
-if TYPE_CHECKING:  # the job machinery is imported when it is first used, not at start
+if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initialize`
+    from responses_lsp.api.client import ResponsesClient
+    from responses_lsp.editing.driver import EditDriver
     from responses_lsp.editing.job_region import OutgoingEdit
-    from responses_lsp.job_types import Job, JobResult
-    from responses_lsp.jobs import JobManager
+    from responses_lsp.jobs.manager import JobManager
+    from responses_lsp.jobs.runtime import Runtime
+    from responses_lsp.sessions.manager import SessionManager
+    from responses_lsp.sessions.schema import Session
+    from responses_lsp.settings import ResolvedSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +88,7 @@ class ResponsesProtocol(LanguageServerProtocol):
 
     @lsp_method(t.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: t.DidCloseTextDocumentParams) -> None:
-        from responses_lsp.actions.selection import clear_cache
-
-        uri = params.text_document.uri
-        self._server.jobs.cancel(uri=uri, reason="cancelled: the document was closed")
-        self._server.driver.close(uri)
-        clear_cache(uri)
+        self._server.runtime.close_document(params.text_document.uri)
 
 
 class ResponsesLanguageServer(LanguageServer):
@@ -86,70 +99,68 @@ class ResponsesLanguageServer(LanguageServer):
             "responses-lsp",
             __version__,
             protocol_cls=ResponsesProtocol,
+            converter_factory=make_converter,
             text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
         )
-        self.driver = EditDriver(send=self._send_edit)
-        self._jobs: JobManager | None = None
+        self._runtime: Runtime | None = None
         self.init_options: dict[str, Any] = {}
         self.workspace_settings: dict[str, Any] | None = None
         self.client_features: dict[str, Any] = {}
         self.document_changes = False  # the client takes versioned TextDocumentEdits
-        self._resolved: Any = None
-        self._api: Any = None
-        self._api_config: Any = None
-        self._reported_problems: tuple[str, ...] = ()
-        self.sessions: Any = None
-        self._closing: asyncio.Future[Any] | None = None
+        self.position_encoding = Encoding("utf-16")
+        self.client_name = ""  # lowercased clientInfo.name
+
+    @property
+    def runtime(self) -> Runtime:
+        """Settings, the API client, sessions and jobs: the server's one lazy import.
+
+        Everything heavy (pydantic, httpx, the job pipeline) loads here, the first time any of
+        it is needed (`initialized` resolves the settings), never before `initialize` has been
+        answered; every other module imports at its top."""
+        if self._runtime is None:
+            from responses_lsp.jobs.runtime import Runtime
+
+            self._runtime = Runtime(self)
+        return self._runtime
+
+    @property
+    def driver(self) -> EditDriver:
+        """The edit engine's driver: documents, regions, `workspace/applyEdit`s."""
+        return self.runtime.driver
+
+    def configure_driver(self, driver: EditDriver) -> None:
+        """What `initialize` learned of the client, for the edit engine."""
+        driver.encoding = self.position_encoding
+        driver.open_version_is_real = self.client_name != "neovim"
+        driver.version_late = self.client_name == "eglot"  # 1.9 sends no clientInfo
+        if not self.document_changes:
+            driver.versioned = False
+
+    @property
+    def converter(self) -> Converter:
+        """pygls' converter (`jobs.arguments.make_converter`), for command arguments."""
+        return self.protocol._converter  # pygls keeps it on the protocol only
 
     @property
     def jobs(self) -> JobManager:
-        if self._jobs is None:
-            from responses_lsp.jobs import JobManager
-
-            self._jobs = JobManager(self)
-        return self._jobs
+        return self.runtime.jobs
 
     # ------------------------------------------------------------------ settings
 
-    def settings(self) -> Any:
-        if self._resolved is None:
-            self.reload_settings()
-        return self._resolved
+    def settings(self) -> ResolvedSettings:
+        return self.runtime.settings()
 
     def reload_settings(self) -> None:
-        from responses_lsp.settings import problems_message, resolve_settings
-
-        self._resolved = resolve_settings(
-            workspace=self.workspace_settings, init_options=self.init_options, env=os.environ
-        )
-        settings = self._resolved.settings
-        self.driver.flush_interval = settings.flush_interval_ms / 1000.0
-        problems = self._resolved.problems
-        if problems and problems != self._reported_problems:
-            self._reported_problems = problems
-            message = problems_message(problems)
-            if message:
-                self.show("warning", message)
-        from responses_lsp.logging_setup import attach_editor_log
-
+        settings = self.runtime.reload_settings().settings
         attach_editor_log(self._log_to_editor, settings.log_level)
 
-    def api(self) -> Any:
-        from responses_lsp.api.client import ClientConfig, ResponsesClient
+    def api(self) -> ResponsesClient:
+        return self.runtime.api()
 
-        config = ClientConfig.from_settings(self.settings())
-        if self._api is None or config != self._api_config:
-            old = self._api
-            self._api = ResponsesClient(config)
-            self._api_config = config
-            if old is not None:
-                self._closing = asyncio.ensure_future(old.aclose())
-        return self._api
-
-    async def close_api(self) -> None:
-        if self._api is not None:
-            await self._api.aclose()
-            self._api = None
+    @property
+    def loaded_runtime(self) -> Runtime | None:
+        """The runtime if anything needed it yet (shutdown does not load it)."""
+        return self._runtime
 
     # ------------------------------------------------------------------ host API for jobs
 
@@ -221,24 +232,12 @@ class ResponsesLanguageServer(LanguageServer):
                 return rel
         return os.path.basename(path)
 
-    def session_for(self, uri: str) -> Any:
-        return self.ensure_sessions().session_for(uri)
+    @property
+    def sessions(self) -> SessionManager:
+        return self.runtime.sessions
 
-    def ensure_sessions(self) -> Any:
-        if self.sessions is None:
-            from responses_lsp.sessions.manager import SessionManager
-            from responses_lsp.sessions.store import SessionStore, default_state_dir
-
-            store = SessionStore(
-                default_state_dir(), on_problem=lambda message: self.show("warning", message)
-            )
-            self.sessions = SessionManager(
-                store,
-                scope=lambda: str(self.settings().settings.session),
-                folders=self.folder_uris,
-            )
-            self.sessions.compactor.notify = lambda message: self.show("warning", message)
-        return self.sessions
+    def session_for(self, uri: str) -> Session | None:
+        return self.sessions.session_for(uri)
 
     def folder_paths(self) -> list[Path]:
         paths = [to_fs_path(uri) for uri in self.folder_uris()]
@@ -273,7 +272,7 @@ class ResponsesLanguageServer(LanguageServer):
 
     # ------------------------------------------------------------------ edits
 
-    def _send_edit(self, edit: OutgoingEdit) -> Future[Any]:
+    def send_edit(self, edit: OutgoingEdit) -> Future[t.ApplyWorkspaceEditResult]:
         rng = t.Range(
             start=t.Position(line=edit.start[0], character=edit.start[1]),
             end=t.Position(line=edit.end[0], character=edit.end[1]),
@@ -306,13 +305,9 @@ def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None
         ls.client_features = features if isinstance(features, dict) else {}
         ls.init_options = options
     encoding = ls.workspace.position_encoding
-    ls.driver.encoding = Encoding(str(getattr(encoding, "value", encoding) or "utf-16"))
+    ls.position_encoding = Encoding(str(getattr(encoding, "value", encoding) or "utf-16"))
     ls.document_changes = ls.edit_capabilities()["document_changes"]
-    client_name = params.client_info.name if params.client_info else ""
-    ls.driver.open_version_is_real = client_name.lower() != "neovim"
-    ls.driver.version_late = client_name.lower() == "eglot"  # 1.9 sends no clientInfo
-    if not ls.document_changes:
-        ls.driver.versioned = False
+    ls.client_name = (params.client_info.name if params.client_info else "").lower()
 
 
 async def _initialized(ls: ResponsesLanguageServer, _params: t.InitializedParams) -> None:
@@ -350,9 +345,6 @@ async def _did_change_configuration(
 
 
 def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> list[t.CodeAction]:
-    from responses_lsp.actions.catalog import all_actions, offered_actions
-    from responses_lsp.actions.privacy import is_secret_path
-
     uri = params.text_document.uri
     doc = ls.driver.get(uri)
     resolved = ls.settings()
@@ -391,7 +383,7 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
         if action.needs_instruction:
             args["needsInstruction"] = True  # clients with an input box ask for it
         if action.needs_diagnostics:
-            args["diagnostics"] = [ls.protocol._converter.unstructure(d) for d in diagnostics]
+            args["diagnostics"] = [ls.converter.unstructure(d) for d in diagnostics]
         result.append(
             t.CodeAction(
                 title=action.title,
@@ -404,16 +396,14 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
     return result
 
 
-def _run(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+def _run(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
     """Starts a job and answers at once (DESIGN I9); the job's end is `responsesLsp/jobDone`.
 
     Synchronous on purpose: pygls writes the answer as soon as this returns, before the job's
     task takes its first step, so the answer always precedes the job's notifications."""
-    from responses_lsp.job_types import JobRequest
-
     try:
-        request = JobRequest.from_arguments(list(args))
-    except (KeyError, ValueError, TypeError) as exc:
+        arguments = structure(ls.converter, args, RunArguments)
+    except BadArguments as exc:
         message = f"responses-lsp: bad arguments for {RUN}: {exc}"
         ls.show("error", message)
         return {"outcome": "error", "errorKind": "usage", "message": message}
@@ -421,49 +411,50 @@ def _run(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
         message = f"responses-lsp: {NO_APPLY_EDIT_REASON}; nothing can be rewritten."
         ls.show("error", message)
         return {"outcome": "error", "errorKind": "config", "message": message}
-    return ls.jobs.start(request)
+    return ls.jobs.start(arguments)
 
 
-def _cancel(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
-    data = args[0] if args and isinstance(args[0], dict) else {}
-    job_id = data.get("jobId")
-    count = ls.jobs.cancel(
-        job_id=int(job_id) if job_id is not None else None,
-        uri=data.get("uri"),
-        reason="cancelled",
-    )
-    return {"cancelled": count}
+def _cancel(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
+    """`{jobId?, uri?}` (or the bare job id): cancel those jobs, all when nothing is given."""
+    try:
+        which = structure(ls.converter, args, CancelArguments, bare=True)
+    except BadArguments as exc:
+        ls.show("error", f"responses-lsp: bad arguments for {CANCEL}: {exc}")
+        return {"cancelled": 0}
+    return {"cancelled": ls.jobs.cancel(job_id=which.jobId, uri=which.uri, reason="cancelled")}
 
 
-def _list_jobs(ls: ResponsesLanguageServer, *_args: Any) -> list[dict[str, Any]]:
+def _list_jobs(ls: ResponsesLanguageServer, *_args: object) -> list[dict[str, Any]]:
     return ls.jobs.running()
 
 
-def _job_result(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+def _job_result(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
     """`{"jobId": N}` -> `{"jobId", "state": running|done|unknown, "result"}`, at once."""
-    data = args[0] if args and isinstance(args[0], dict) else {}
     try:
-        job_id = int(data.get("jobId", args[0] if args and not isinstance(args[0], dict) else ""))
-    except (TypeError, ValueError):
+        job_id = structure(ls.converter, args, JobResultArguments, bare=True).jobId
+    except BadArguments:
         return {"jobId": None, "state": "unknown", "result": None}
     return ls.jobs.status(job_id)
 
 
-def _session_uri(ls: ResponsesLanguageServer, args: tuple[Any, ...]) -> str | None:
-    data = args[0] if args and isinstance(args[0], dict) else {}
-    uri = data.get("uri") or (args[0] if args and isinstance(args[0], str) else None)
+def _session_uri(ls: ResponsesLanguageServer, args: tuple[object, ...]) -> str | None:
+    """The document whose session a session command is about (else the first folder's)."""
+    try:
+        uri = structure(ls.converter, args, SessionArguments, bare=True).uri
+    except BadArguments:
+        uri = None
     if uri:
-        return str(uri)
+        return uri
     folders = ls.folder_uris()
     return folders[0] + "/" if folders else None
 
 
-def _session_show(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+def _session_show(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
     uri = _session_uri(ls, args)
     session = ls.session_for(uri) if uri else None
     if session is None:
         return {"session": None, "message": "sessions are off (responsesLsp.session)"}
-    summary: dict[str, Any] = ls.ensure_sessions().summary(session)
+    summary = ls.sessions.summary(session)
     ls.show(
         "info",
         f"responses-lsp session: {summary['turns']} turns, ~{summary['estimatedTokens']} tokens, "
@@ -472,96 +463,39 @@ def _session_show(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
     return summary
 
 
-def _session_reset(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
+def _session_reset(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
     uri = _session_uri(ls, args)
-    session = ls.ensure_sessions().reset(uri) if uri else None
+    session = ls.sessions.reset(uri) if uri else None
     return {"reset": session is not None}
 
 
-def _session_compact(ls: ResponsesLanguageServer, *args: Any) -> dict[str, Any]:
-    """Starts the compaction of the session as a job and answers at once (DESIGN I9).
-
-    The HTTP call can last the whole request timeout (and more with fallbacks), so it runs on
-    its own: work-done progress on the answer's token, `responsesLsp/jobDone` and
-    `responses-lsp.jobResult` for its end (outcome `compacted`, or `error` with a message)."""
-    from responses_lsp.job_types import JobRequest
-
+def _session_compact(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
+    """Starts the compaction of the session as a job and answers at once (DESIGN I9);
+    `jobs/compaction.py` says how it ends."""
     uri = _session_uri(ls, args)
     session = ls.session_for(uri) if uri else None
     if uri is None or session is None or not session.items:
         return {"outcome": "unchanged", "compacted": False, "message": "nothing to compact"}
-    request = JobRequest(action_id=SESSION_COMPACT, uri=uri, start=(0, 0), end=(0, 0))
-    return ls.jobs.spawn(request, lambda job: _compact_job(ls, job, session))
-
-
-async def _compact_job(ls: ResponsesLanguageServer, job: Job, session: Any) -> JobResult:
-    from responses_lsp.actions.prompts import build_instructions
-    from responses_lsp.errors import ResponsesLspError, error_kind
-    from responses_lsp.job_types import JobResult
-
-    started = time.monotonic()
-    settings = ls.settings().settings
-    doc = ls.driver.get(job.request.uri)
-    has_progress = await ls.progress_begin(
-        job.token, "responses-lsp: compacting the session", "asking the model…"
-    )
-    try:
-        result = await ls.ensure_sessions().compact(
-            session,
-            client=ls.api(),
-            base_url=settings.base_url,
-            model=settings.model,
-            instructions=build_instructions(doc.language_id if doc is not None else ""),
-            threshold=settings.effective_compact_threshold,
-        )
-    except asyncio.CancelledError:
-        if has_progress:
-            ls.progress_end(job.token, "cancelled; the session was not changed")
-        raise
-    except ResponsesLspError as exc:
-        message = exc.user_message()
-        if has_progress:
-            ls.progress_end(job.token, message)
-        ls.show("error", message)
-        return JobResult(
-            job_id=job.id,
-            outcome="error",
-            message=message,
-            seconds=time.monotonic() - started,
-            error_kind=error_kind(exc),
-            details={"compacted": False},
-        )
-    message = f"compacted: {result.tokens_before} → {result.tokens_after} tokens"
-    if has_progress:
-        ls.progress_end(job.token, message)
-    return JobResult(
-        job_id=job.id,
-        outcome="compacted",
-        message=message,
-        seconds=time.monotonic() - started,
-        details={
-            "compacted": True,
-            "strategy": result.strategy,
-            "tokensBefore": result.tokens_before,
-            "tokensAfter": result.tokens_after,
-        },
-    )
+    return ls.jobs.compact(uri, session, command=SESSION_COMPACT)
 
 
 def _progress_cancel(ls: ResponsesLanguageServer, params: t.WorkDoneProgressCancelParams) -> None:
     ls.jobs.cancel(token=str(params.token), reason="cancelled")
 
 
-async def _shutdown(ls: ResponsesLanguageServer, _params: Any) -> None:
+async def _shutdown(ls: ResponsesLanguageServer, _params: None) -> None:
     # Cancel every job and let it restore its region (that takes the client's answers),
     # then stop the engine: nothing may be sent once pygls starts cancelling requests.
-    ls.jobs.cancel(reason="cancelled: the server is shutting down")
-    await ls.jobs.drain(3.0)
-    ls.driver.close_all()
-    await ls.close_api()
+    runtime = ls.loaded_runtime
+    if runtime is None:  # nothing ever ran
+        return
+    runtime.jobs.cancel(reason="cancelled: the server is shutting down")
+    await runtime.jobs.drain(3.0)
+    runtime.driver.close_all()
+    await runtime.close_api()
 
 
-def _exit(ls: ResponsesLanguageServer, _params: Any) -> None:
+def _exit(ls: ResponsesLanguageServer, _params: None) -> None:
     """`exit` ends the process now, with the LSP spec's code: 0 after `shutdown`, else 1.
 
     pygls would leave it to `asyncio.run` to cancel and wait for every task, and running

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from responses_lsp.settings import CustomAction
+if TYPE_CHECKING:  # the settings model needs pydantic, loaded after startup (jobs.runtime)
+    from responses_lsp.settings import CustomAction
 
 Scope = Literal["selection", "function", "function_or_class"]
 """What an empty selection (a cursor) expands to; see `actions.selection.action_range`."""

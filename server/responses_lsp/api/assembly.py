@@ -21,49 +21,23 @@ history and tool calls:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 from responses_lsp.api.events import (
+    ClientEvent,
     MessageItem,
     OutputItemDone,
     OutputTextDelta,
+    ParsedEvent,
     ResponseCompleted,
+    RetryScheduled,
+    StreamCorrection,
     TextDone,
 )
-from responses_lsp.errors import ApiError, StreamCorrupted
+from responses_lsp.errors import StreamCorrupted
+
+__all__ = ["RetryScheduled", "StreamAssembler", "StreamCorrection", "text_delta"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryScheduled:
-    """Yielded by `ResponsesClient.stream()` before it waits and sends the request again.
-
-    Consumers drop what they built from the attempt (text, items) and start afresh."""
-
-    attempt: int
-    """The attempt that failed (1-based)."""
-    max_attempts: int
-    delay: float
-    error: ApiError
-
-    @property
-    def status_text(self) -> str:
-        kind = (
-            "rate limited" if getattr(self.error, "status_code", None) == 429 else "upstream error"
-        )
-        return f"{kind}; retrying in {self.delay:.1f} s ({self.attempt}/{self.max_attempts - 1})"
-
-
-@dataclass(frozen=True)
-class StreamCorrection(RetryScheduled):
-    """The streamed text differed from the stream's final text: start again from what follows
-    (the items so far and the authoritative text), with no new request and no wait."""
-
-    @property
-    def status_text(self) -> str:
-        return "the streamed text differed from the final answer; using the final answer"
 
 
 def text_delta(text: str) -> OutputTextDelta:
@@ -84,7 +58,7 @@ class StreamAssembler:
         self._settled_ids: set[str] = set()
         self._saw_text_done = False
 
-    def feed(self, event: Any) -> list[Any]:
+    def feed(self, event: ParsedEvent) -> list[ClientEvent]:
         """The events to hand on for `event` (usually just `[event]`)."""
         if isinstance(event, OutputTextDelta):
             self._pending.append(event.delta)  # lists: a long answer stays O(n), not O(n^2)
@@ -96,7 +70,7 @@ class StreamAssembler:
                 self._settled_ids.add(event.item_id)
             return [*self._settle(event.text or ""), event]
         if isinstance(event, OutputItemDone):
-            out: list[Any] = []
+            out: list[ClientEvent] = []
             item = event.item
             if isinstance(item, MessageItem) and not (item.id and item.id in self._settled_ids):
                 out += self._settle(item.text)
@@ -111,10 +85,10 @@ class StreamAssembler:
         """All text given to the consumer so far."""
         return "".join(self._text)
 
-    def _from_completed(self, event: ResponseCompleted) -> list[Any]:
+    def _from_completed(self, event: ResponseCompleted) -> list[ClientEvent]:
         """Items (and their text) that only `response.completed` carries."""
         seen = {getattr(e.item, "id", None) for e in self.items} - {None}
-        out: list[Any] = []
+        out: list[ClientEvent] = []
         for index, item in enumerate(event.response.output):
             item_id = getattr(item, "id", None)
             if self.items and (item_id is None or item_id in seen):
@@ -126,7 +100,7 @@ class StreamAssembler:
             out.append(done)
         return out
 
-    def _settle(self, final: str) -> list[Any]:
+    def _settle(self, final: str) -> list[ClientEvent]:
         """Compare the deltas of one message with its final text; the events that fix them."""
         pending = "".join(self._pending)
         self._pending = []

@@ -30,7 +30,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # httpx-sse is pinned <0.5
@@ -38,14 +38,17 @@ from pydantic import ValidationError
 
 from responses_lsp import __version__
 from responses_lsp.api import retry
-from responses_lsp.api.assembly import RetryScheduled, StreamAssembler
+from responses_lsp.api.assembly import StreamAssembler
 from responses_lsp.api.events import (
+    ClientEvent,
     CompactedResponse,
     ErrorEvent,
+    ParsedEvent,
     Response,
     ResponseCompleted,
     ResponseFailedEvent,
     ResponseIncompleteEvent,
+    RetryScheduled,
     parse_event,
 )
 from responses_lsp.api.requests import CompactRequest, ResponseRequest
@@ -142,6 +145,7 @@ class ClientConfig:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 class ResponsesClient:
@@ -268,7 +272,7 @@ class ResponsesClient:
 
     async def stream_once(
         self, request: ResponseRequest, assembler: StreamAssembler | None = None
-    ) -> AsyncGenerator[Any, None]:
+    ) -> AsyncGenerator[ClientEvent, None]:
         """One attempt: yield events until `response.completed`; raise on any failure."""
         body = request.model_copy(update={"stream": True}).body()
         url = endpoint(self.config.base_url, "responses")
@@ -313,75 +317,95 @@ class ResponsesClient:
         finally:
             await response.aclose()
 
-    async def stream(self, request: ResponseRequest) -> AsyncIterator[Any]:
+    async def stream(self, request: ResponseRequest) -> AsyncGenerator[ClientEvent, None]:
         """Stream with retries: events, and a `RetryScheduled` before each new attempt.
 
         Use as `async with contextlib.aclosing(client.stream(req)) as events:` so that
         leaving the loop early closes the connection at once.
         """
-        attempts = retry.max_attempts(self.config.max_retries)
-        for attempt in range(1, attempts + 1):
-            assembler = StreamAssembler(attempt=attempt, max_attempts=attempts)
+
+        def attempt(number: int, attempts: int) -> AsyncGenerator[ClientEvent, None]:
+            assembler = StreamAssembler(attempt=number, max_attempts=attempts)
+            return self.stream_once(request, assembler)
+
+        async with contextlib.aclosing(self._retrying("responses", attempt)) as events:
+            async for event in events:
+                yield event
+
+    async def _retrying(
+        self,
+        what: str,
+        attempt: Callable[[int, int], AsyncGenerator[T, None]],
+        *,
+        retries: bool = True,
+    ) -> AsyncGenerator[T | RetryScheduled, None]:
+        """The one retry loop: run `attempt(number, attempts)` until one completes.
+
+        What an attempt yields is passed on; when it fails with an `ApiError` that
+        `retry.retry_delay` says to retry, a `RetryScheduled` is yielded, the delay slept, and
+        the next attempt starts from scratch. The last failure is raised with its `attempts`."""
+        attempts = retry.max_attempts(self.config.max_retries) if retries else 1
+        for number in range(1, attempts + 1):
             try:
                 # aclosing: leaving early (break, aclose) closes this attempt's connection now,
                 # not whenever the abandoned generator is garbage-collected
-                async with contextlib.aclosing(self.stream_once(request, assembler)) as events:
-                    async for event in events:
-                        yield event
+                async with contextlib.aclosing(attempt(number, attempts)) as results:
+                    async for result in results:
+                        yield result
                 return
             except ApiError as error:
-                error.attempts = attempt
-                delay = retry.retry_delay(error, attempt, self._rng) if attempt < attempts else None
+                error.attempts = number
+                delay = retry.retry_delay(error, number, self._rng) if number < attempts else None
                 if delay is None:
                     raise
                 log.info(
-                    "attempt %d/%d failed (%s); retrying in %.2f s", attempt, attempts, error, delay
+                    "%s attempt %d/%d failed (%s); retrying in %.2f s",
+                    what,
+                    number,
+                    attempts,
+                    error,
+                    delay,
                 )
                 yield RetryScheduled(
-                    attempt=attempt, max_attempts=attempts, delay=delay, error=error
+                    attempt=number, max_attempts=attempts, delay=delay, error=error
                 )
                 await self._sleep(delay)
 
     # ------------------------------------------------------------------ JSON calls
 
+    async def _json_once(
+        self, method: str, url: str, body: dict[str, Any] | None
+    ) -> AsyncGenerator[object, None]:
+        """One attempt of a JSON call: its decoded answer (one item), or an `ApiError`."""
+        response = await self._send(method, url, body, stream=False)
+        try:
+            async with asyncio.timeout(self.config.request_timeout):
+                payload = await response.aread()
+        except TimeoutError as exc:
+            raise ApiTimeoutError(f"no answer within {self.config.request_timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise ApiConnectionError(f"{type(exc).__name__} reading {url}") from exc
+        finally:
+            await response.aclose()
+        try:
+            decoded: object = json.loads(payload)
+        except ValueError as exc:
+            raise UnexpectedContentType(f"{url} did not answer with JSON") from exc
+        yield decoded
+
     async def _json_call(
         self, method: str, path: str, body: dict[str, Any] | None, *, retries: bool = True
-    ) -> Any:
-        attempts = retry.max_attempts(self.config.max_retries) if retries else 1
+    ) -> object:
         url = endpoint(self.config.base_url, path)
-        for attempt in range(1, attempts + 1):
-            try:
-                response = await self._send(method, url, body, stream=False)
-                try:
-                    async with asyncio.timeout(self.config.request_timeout):
-                        payload = await response.aread()
-                except TimeoutError as exc:
-                    raise ApiTimeoutError(
-                        f"no answer within {self.config.request_timeout:g} s"
-                    ) from exc
-                except httpx.HTTPError as exc:
-                    raise ApiConnectionError(f"{type(exc).__name__} reading {url}") from exc
-                finally:
-                    await response.aclose()
-                try:
-                    return json.loads(payload)
-                except ValueError as exc:
-                    raise UnexpectedContentType(f"{url} did not answer with JSON") from exc
-            except ApiError as error:
-                error.attempts = attempt
-                delay = retry.retry_delay(error, attempt, self._rng) if attempt < attempts else None
-                if delay is None:
-                    raise
-                log.info(
-                    "%s attempt %d/%d failed (%s); retrying in %.2f s",
-                    path,
-                    attempt,
-                    attempts,
-                    error,
-                    delay,
-                )
-                await self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def attempt(_number: int, _attempts: int) -> AsyncGenerator[object, None]:
+            return self._json_once(method, url, body)
+
+        async with contextlib.aclosing(self._retrying(path, attempt, retries=retries)) as results:
+            async for result in results:
+                if not isinstance(result, RetryScheduled):
+                    return result
+        raise AssertionError("unreachable: an attempt either answers or raises")  # pragma: no cover
 
     async def create(self, request: ResponseRequest, *, retries: bool = True) -> Response:
         """Non-streaming `POST /v1/responses`."""
@@ -447,7 +471,7 @@ _TEXT_EVENTS = frozenset(
 )
 
 
-def _parse_frame(event_name: str, data: str) -> Any:
+def _parse_frame(event_name: str, data: str) -> ParsedEvent | None:
     """The event of one frame; None for an unknown-but-harmless frame that does not parse.
 
     A frame that is not JSON fails the attempt (it may have held text: never apply a
@@ -472,7 +496,7 @@ def _parse_frame(event_name: str, data: str) -> Any:
     return None
 
 
-async def _drain(events: AsyncIterator[Any]) -> None:
+async def _drain(events: AsyncIterator[tuple[str, str]]) -> None:
     """Read the rest of a finished stream (normally just the end of the chunked body), so that
     closing the response returns the connection to the pool instead of dropping it."""
     try:

@@ -1,6 +1,7 @@
 """Pydantic models of the Responses API's output items and SSE events.
 
-Events are discriminated on `type`; an event or item type we do not know parses into
+Events are discriminated on `type` (`parse_event` returns a `ParsedEvent`, the union of the
+event classes); an event or item type we do not know parses into
 `UnknownEvent` / `UnknownItem` instead of failing, because the API grows new ones.
 Every model allows extra fields, so an item read from the stream can be sent back in a
 later request exactly as it arrived (`as_input()`), which stateless sessions need
@@ -11,28 +12,35 @@ Gateways and the reference clients' fixtures send `null` where the SDK has a val
 empty `response` object, tool calls without ids, and `error` events flat
 (`{"type":"error","code","message"}`) or nested (`{"type":"error","error":{...}}`): all of
 them parse, a null text reads as "" (never "None").
+
+What a consumer of `ResponsesClient.stream()` reads is a `ClientEvent`: a parsed event, or a
+notice that the stream starts again (`RetryScheduled` before a new attempt, `StreamCorrection`
+when the final text differs from the streamed one).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Tag, TypeAdapter
 
+from responses_lsp.errors import ApiError
 
-def _text(value: Any) -> Any:
+
+def _text(value: object) -> object:
     return "" if value is None else value
 
 
-def _count(value: Any) -> Any:
+def _count(value: object) -> object:
     return 0 if value is None else value
 
 
-def _items(value: Any) -> Any:
+def _items(value: object) -> object:
     return [] if value is None else value
 
 
-def _code(value: Any) -> Any:
+def _code(value: object) -> object:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
@@ -116,7 +124,7 @@ class UnknownItem(_Wire):
 _ITEM_TAGS = {"message", "reasoning", "function_call", "custom_tool_call", "compaction"}
 
 
-def _item_tag(value: Any) -> str:
+def _item_tag(value: object) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     return kind if kind in _ITEM_TAGS else "unknown"
 
@@ -321,7 +329,7 @@ for _cls in (
         _EVENT_CLASSES[_literal] = _cls
 
 
-def _event_tag(value: Any) -> str:
+def _event_tag(value: object) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     cls = _EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
     return cls.__name__ if cls is not None else "UnknownEvent"
@@ -345,11 +353,38 @@ StreamEvent = Annotated[
     Discriminator(_event_tag),
 ]
 
-_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(StreamEvent)
-_ITEM_ADAPTER: TypeAdapter[Any] = TypeAdapter(OutputItem)
+ParsedEvent: TypeAlias = (
+    ResponseLifecycleEvent
+    | OutputItemAdded
+    | OutputItemDone
+    | OutputTextDelta
+    | TextDone
+    | RefusalDelta
+    | ToolInputDelta
+    | ToolInputDone
+    | ReasoningDelta
+    | ResponseCompleted
+    | ResponseIncompleteEvent
+    | ResponseFailedEvent
+    | ErrorEvent
+    | UnknownEvent
+)
+"""What `parse_event` returns: `StreamEvent` is this union with pydantic's discriminator."""
+ParsedItem: TypeAlias = (
+    MessageItem
+    | ReasoningItem
+    | FunctionCallItem
+    | CustomToolCallItem
+    | CompactionItem
+    | UnknownItem
+)
+"""What `parse_item` returns (`OutputItem` with pydantic's discriminator)."""
+
+_EVENT_ADAPTER: TypeAdapter[ParsedEvent] = TypeAdapter(StreamEvent)
+_ITEM_ADAPTER: TypeAdapter[ParsedItem] = TypeAdapter(OutputItem)
 
 
-def parse_event(data: str | bytes | dict[str, Any]) -> Any:
+def parse_event(data: str | bytes | dict[str, Any]) -> ParsedEvent:
     """Parse one SSE `data` payload (JSON text or dict) into its event model.
 
     Raises `pydantic.ValidationError` (or `ValueError` for bad JSON) on garbage; the stream
@@ -360,6 +395,43 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Any:
     return _EVENT_ADAPTER.validate_json(data)
 
 
-def parse_item(data: dict[str, Any]) -> Any:
+def parse_item(data: dict[str, Any]) -> ParsedItem:
     """Parse one output item dict (message, reasoning, tool call, compaction, unknown)."""
     return _ITEM_ADAPTER.validate_python(data)
+
+
+# ---------------------------------------------------------------- notices of the client
+
+
+@dataclass(frozen=True)
+class RetryScheduled:
+    """Yielded by `ResponsesClient.stream()` before it waits and sends the request again.
+
+    Consumers drop what they built from the attempt (text, items) and start afresh."""
+
+    attempt: int
+    """The attempt that failed (1-based)."""
+    max_attempts: int
+    delay: float
+    error: ApiError
+
+    @property
+    def status_text(self) -> str:
+        kind = (
+            "rate limited" if getattr(self.error, "status_code", None) == 429 else "upstream error"
+        )
+        return f"{kind}; retrying in {self.delay:.1f} s ({self.attempt}/{self.max_attempts - 1})"
+
+
+@dataclass(frozen=True)
+class StreamCorrection(RetryScheduled):
+    """The streamed text differed from the stream's final text: start again from what follows
+    (the items so far and the authoritative text), with no new request and no wait."""
+
+    @property
+    def status_text(self) -> str:
+        return "the streamed text differed from the final answer; using the final answer"
+
+
+ClientEvent: TypeAlias = ParsedEvent | RetryScheduled
+"""What `ResponsesClient.stream()` yields: an event of the stream, or a notice to start over."""

@@ -14,13 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from responses_lsp.editing.document import Document, Encoding, Pos
-
-if TYPE_CHECKING:  # imported when the first job starts, not at server start
-    from responses_lsp.editing.job_region import OutgoingEdit, RegionJob
-    from responses_lsp.editing.streamer import DocStreamer
+from responses_lsp.editing.echo import ContentChange, apply_did_change
+from responses_lsp.editing.job_region import OutgoingEdit, RegionJob
+from responses_lsp.editing.streamer import DocStreamer
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +103,6 @@ class EditDriver:
 
     def change(self, uri: str, version: int, changes: list[Any]) -> None:
         """Apply one didChange (lsprotocol content change events), in order."""
-        from responses_lsp.editing.echo import ContentChange, apply_did_change
-
         doc = self.docs.get(uri)
         if doc is None:
             log.warning("didChange for a document that is not open: %s", uri)
@@ -133,8 +130,6 @@ class EditDriver:
         self, uri: str, start: Pos, end: Pos, *, keep_partial: bool, job_id: int | None = None
     ) -> RegionJob:
         """Track a new region (raises `Overlap` when it overlaps a running job)."""
-        from responses_lsp.editing.streamer import DocStreamer
-
         doc = self.docs[uri]
         streamer = self.streamers.get(uri)
         if streamer is None:

@@ -28,6 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from responses_lsp.api.events import CompactionItem
+from responses_lsp.api.requests import (
+    CompactionControl,
+    CompactRequest,
+    ResponseRequest,
+    user_message,
+)
 from responses_lsp.errors import (
     ApiError,
     AuthenticationError,
@@ -166,7 +173,6 @@ class Compactor:
         cache_key: str | None,
         _threshold: int,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        from responses_lsp.api.requests import CompactRequest
 
         response = await client.compact(
             CompactRequest(
@@ -188,8 +194,6 @@ class Compactor:
         cache_key: str | None,
         threshold: int,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        from responses_lsp.api.events import CompactionItem
-        from responses_lsp.api.requests import CompactionControl, ResponseRequest, user_message
 
         request = ResponseRequest(
             model=model,
@@ -217,7 +221,6 @@ class Compactor:
         cache_key: str | None,
         _threshold: int,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        from responses_lsp.api.requests import ResponseRequest, user_message
 
         request = ResponseRequest(
             model=model,

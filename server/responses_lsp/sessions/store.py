@@ -53,6 +53,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from platformdirs import user_state_dir
+
 from responses_lsp.sessions.schema import InvalidSession, Session, parse_session
 
 __all__ = ["MAX_FILE_BYTES", "Session", "SessionStore", "default_state_dir", "file_name"]
@@ -75,8 +77,6 @@ def default_state_dir() -> Path:
     override = os.environ.get("RESPONSES_LSP_STATE_DIR")
     if override:
         return Path(override)
-    from platformdirs import user_state_dir
-
     return Path(user_state_dir("responses-lsp", appauthor=False)) / "sessions"
 
 

@@ -11,5 +11,7 @@
 * `reading` — reading a file without ever blocking (regular files only, bounded);
 * `ignore` — globs and `.gitignore` rules (pathspec on RE2) and the bounded walk.
 
-Nothing here knows about LSP; the tool loop and the `WorkspaceEdit` are built on top.
+Pure and bounded: nothing here knows about LSP, the API client or sessions. `changes` turns
+the accepted patches into one `WorkspaceEdit`; the tool loop that asks the model and runs
+these tools is the jobs package's (`jobs/tool_loop.py`).
 """

@@ -1,4 +1,4 @@
-"""The tool loop of a multi-file action: ask, run the tools the model calls, ask again.
+"""The tool loop of a multi-file job: ask, run the tools the model calls, ask again.
 
 Each iteration streams one response. Its function calls run against the workspace
 (`read_file`, `search`, `list_files`); its `apply_patch` calls are applied to the action's
@@ -21,6 +21,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from responses_lsp.api.client import ResponsesClient
+from responses_lsp.api.events import (
+    MessageItem,
+    OutputItemDone,
+    OutputTextDelta,
+    ResponseCompleted,
+    RetryScheduled,
+    ToolInputDelta,
+    Usage,
+)
+from responses_lsp.api.requests import ResponseRequest
+from responses_lsp.errors import ApiStatusError
+from responses_lsp.sessions.compaction import replayable
 from responses_lsp.tools.budget import on_loop, run_off_loop
 from responses_lsp.tools.changes import ChangeSet
 from responses_lsp.tools.definitions import (
@@ -48,7 +61,7 @@ class StepLimitReached(Exception):
 class LoopResult:
     items: list[dict[str, Any]] = field(default_factory=list)  # added to the conversation
     final_text: str = ""
-    usage: Any = None
+    usage: Usage | None = None
     steps: int = 0
     tokens: int = 0
 
@@ -57,7 +70,7 @@ class ToolLoop:
     def __init__(
         self,
         *,
-        client: Any,
+        client: ResponsesClient,
         files: WorkspaceFiles,
         changes: ChangeSet,
         max_steps: int,
@@ -71,12 +84,9 @@ class ToolLoop:
 
     async def run(
         self,
-        request: Any,
+        request: ResponseRequest,
         prepare: Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]],
     ) -> LoopResult:
-        from responses_lsp.errors import ApiStatusError
-        from responses_lsp.sessions.compaction import replayable
-
         result = LoopResult()
         self.progress = on_loop(self.progress)  # tool calls report from their worker thread
         config = self.client.config
@@ -110,16 +120,9 @@ class ToolLoop:
                 result.items.append(await self._run_off_loop(call))
         raise StepLimitReached(self.max_steps)
 
-    async def _respond(self, request: Any, result: LoopResult) -> tuple[list[dict[str, Any]], str]:
-        from responses_lsp.api.client import RetryScheduled
-        from responses_lsp.api.events import (
-            MessageItem,
-            OutputItemDone,
-            OutputTextDelta,
-            ResponseCompleted,
-            ToolInputDelta,
-        )
-
+    async def _respond(
+        self, request: ResponseRequest, result: LoopResult
+    ) -> tuple[list[dict[str, Any]], str]:
         output: list[dict[str, Any]] = []
         text = ""
         tokens = 0  # of this attempt: a retry starts the count again

@@ -1,0 +1,148 @@
+"""What a job sends: prompt input → request → the session's history (compacted when due).
+
+`build_turn` is the one place a job's prompt is put together (the selection, the code around
+it, the diagnostics and the instruction, lone surrogates made readable) and turned into a
+`ResponseRequest` — a plain rewrite, or with the workspace tools for a multi-file action.
+`session_input` is the one place a request's input is completed by the session: the history
+first, compacted beforehand when the estimate crosses the threshold (the progress says so).
+`record_turn` adds the finished turn to the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from responses_lsp.actions.catalog import ActionSpec
+from responses_lsp.actions.prompts import (
+    PromptInput,
+    build_agent_instructions,
+    build_history_message,
+    build_instructions,
+    build_user_message,
+    context_around,
+    format_diagnostic,
+)
+from responses_lsp.api.events import Usage
+from responses_lsp.api.requests import ResponseRequest, reasoning_fields, user_message
+from responses_lsp.editing.document import Document, Pos
+from responses_lsp.jobs.arguments import Diagnostic
+from responses_lsp.jobs.checks import without_lone_surrogates
+from responses_lsp.jobs.types import Job, JobHost, Progress
+from responses_lsp.sessions.schema import Session
+from responses_lsp.tools.definitions import TOOLS
+
+
+@dataclass
+class Turn:
+    """One exchange with the model, before the session's history is added."""
+
+    request: ResponseRequest
+    """The request with this turn's new items only as its input."""
+    new_items: list[dict[str, Any]]
+    remembered: dict[str, Any]
+    """The user item the session keeps for this turn (shorter than what was sent)."""
+    session: Session | None
+
+
+def build_turn(
+    host: JobHost,
+    job: Job,
+    action: ActionSpec,
+    doc: Document,
+    span: tuple[Pos, Pos],
+    selection: str,
+    *,
+    tools: bool = False,
+) -> Turn:
+    """The request of `action` on `selection` (at `span` of `doc`); with `tools`, the
+    multi-file agent's."""
+    settings = host.settings().settings
+    request = job.request
+    start, end = span
+    before, after = context_around(doc, start, end, settings.context_chars)
+    prompt = PromptInput(
+        action=action,
+        file_path=host.relative_path(request.uri),
+        language_id=doc.language_id,
+        selection=selection,
+        before=without_lone_surrogates(before),
+        after=without_lone_surrogates(after),
+        diagnostics=tuple(without_lone_surrogates(diagnostic_text(d)) for d in request.diagnostics),
+        instruction=without_lone_surrogates(request.instruction),
+        first_line=start[0] + 1,
+    )
+    session = host.session_for(request.uri)
+    new_items = [user_message(build_user_message(prompt))]
+    if tools:
+        instructions = build_agent_instructions(doc.language_id)
+        agent: dict[str, Any] = {
+            "tools": TOOLS,
+            "tool_choice": "auto",
+            "parallel_tool_calls": False,
+        }
+    else:
+        instructions = build_instructions(doc.language_id)
+        agent = {}
+    body = ResponseRequest(
+        model=settings.model,
+        instructions=instructions,
+        input=new_items,
+        stream=True,
+        store=False,
+        prompt_cache_key=session.cache_key if session is not None else None,
+        **agent,
+        **reasoning_fields(settings.reasoning_effort),
+    )
+    remembered = user_message(build_history_message(prompt))
+    return Turn(request=body, new_items=new_items, remembered=remembered, session=session)
+
+
+def diagnostic_text(diagnostic: Diagnostic | str) -> str:
+    """A diagnostic from the command arguments as the prompt lists it."""
+    if isinstance(diagnostic, str):
+        return diagnostic
+    return format_diagnostic(
+        diagnostic.line,
+        diagnostic.severity_name,
+        diagnostic.message,
+        diagnostic.source,
+        diagnostic.code,
+    )
+
+
+async def session_input(
+    host: JobHost,
+    turn: Turn,
+    progress: Progress,
+    more: list[dict[str, Any]] | None = None,
+    *,
+    force_compact: bool = False,
+) -> list[dict[str, Any]]:
+    """The input of the next request: the session's history (compacted first when due, or
+    when `force_compact`), this turn's new items, and `more` (the tool loop's items so far)."""
+    items = [*turn.new_items, *(more or [])]
+    if turn.session is None:
+        return items
+    settings = host.settings().settings
+    return await host.sessions.prepare(
+        turn.session,
+        items,
+        client=host.api(),
+        base_url=settings.base_url,
+        model=settings.model,
+        instructions=turn.request.instructions,
+        threshold=settings.effective_compact_threshold,
+        on_compact=lambda: progress.report("Compacting session…"),
+        force=force_compact,
+    )
+
+
+def record_turn(
+    host: JobHost, turn: Turn, output: list[dict[str, Any]], usage: Usage | None
+) -> None:
+    """The finished turn joins the session (what was asked, what the model answered)."""
+    if turn.session is None:
+        return
+    measured = usage.model_dump(mode="json") if usage is not None else None
+    host.sessions.record(turn.session, [turn.remembered], output, measured)
