@@ -30,7 +30,7 @@ from responses_lsp.editing.document import Encoding
 from responses_lsp.editing.driver import EditDriver
 
 if TYPE_CHECKING:  # the job machinery is imported when it is first used, not at start
-    from responses_lsp.editing.job_region import OutgoingEdit
+    from responses_lsp.editing.live_region import OutgoingEdit
     from responses_lsp.job_types import Job, JobResult
     from responses_lsp.jobs import JobManager
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from responses_lsp.editing.document import Document, Encoding, Pos
 
 if TYPE_CHECKING:  # imported when the first job starts, not at server start
-    from responses_lsp.editing.job_region import OutgoingEdit, RegionJob
+    from responses_lsp.editing.live_region import OutgoingEdit, RegionJob
     from responses_lsp.editing.streamer import DocStreamer
 
 log = logging.getLogger(__name__)
