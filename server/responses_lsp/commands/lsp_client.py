@@ -28,13 +28,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Union
+from typing import Any
 
 from lsprotocol import types as t
 from pygls.lsp.client import LanguageClient
 
 from responses_lsp import __version__
 from responses_lsp.commands.buffer import TextBuffer
+from responses_lsp.protocol_fixes import fix_command_union
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +121,6 @@ class _Client(LanguageClient):
         return self._server
 
 
-def _fix_command_union(client: LanguageClient) -> None:
-    """lsprotocol 2025.0.0 parses every CodeAction that carries a `command` as a Command."""
-    converter = client.protocol._converter
-
-    def structure(obj: Any, _type: Any) -> Any:
-        if isinstance(obj.get("command"), str):
-            return converter.structure(obj, t.Command)
-        return converter.structure(obj, t.CodeAction)
-
-    converter.register_structure_hook(Union[t.Command, t.CodeAction], structure)  # noqa: UP007
-
-
 def client_capabilities() -> t.ClientCapabilities:
     """What the command line supports, as a plain LSP 3.17 editor would say it."""
     return t.ClientCapabilities(
@@ -204,7 +193,7 @@ class EditorSession:
 
     async def start(self) -> None:
         client = _Client("responses-lsp-cli", __version__)
-        _fix_command_union(client)
+        fix_command_union(client)
         self._client = client
         for method, handler in (
             (t.WORKSPACE_APPLY_EDIT, self._apply_edit),
