@@ -34,7 +34,7 @@ from lsprotocol import types as t
 from pygls.lsp.client import LanguageClient
 
 from responses_lsp import __version__
-from responses_lsp.commands.buffer import TextBuffer
+from responses_lsp.cli.buffer import TextBuffer
 from responses_lsp.protocol_fixes import fix_command_union
 
 log = logging.getLogger(__name__)
