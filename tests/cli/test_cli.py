@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.fakes.samples import ASYNC_FETCH, FETCH, REFACTORED, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 SERVER_DIR = str(Path(__file__).resolve().parents[2] / "server")
 KEY = "sk-test-cli-0123456789abcdef"
