@@ -13,13 +13,13 @@ from typing import Any
 from lsprotocol import types as t
 from pytest_lsp import LanguageClient, make_test_lsp_client
 
+from responses_lsp.contract import CLIENT_FEATURES, FEATURE_JOB_DONE, RUN
 from responses_lsp.loopback import LoopbackServer
 from responses_lsp.protocol_fixes import fix_command_union
 from responses_lsp.testing.editor import FakeEditor
 
 API_KEY = "sk-test-responses-lsp-0123456789abcdef"
 """The key the server is started with (the loopback endpoint accepts any key)."""
-RUN = "responses-lsp.run"
 
 
 class Session:
@@ -180,7 +180,9 @@ async def open_session(
         session = Session(client, editor, api, root)
         options = {
             "responsesLsp": {"maxRetries": 2, **(settings or {})},
-            "clientFeatures": {"jobDone": True} if client_features is None else client_features,
+            CLIENT_FEATURES: {FEATURE_JOB_DONE: True}
+            if client_features is None
+            else client_features,
         }
         try:
             session.init_result = await client.initialize_session(
