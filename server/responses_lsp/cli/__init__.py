@@ -78,7 +78,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:  # `serve`, or no subcommand: the language server
         handler = _command_module("serve").run
     return int(handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
