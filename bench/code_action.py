@@ -19,10 +19,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from lsprotocol import types as t
-from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
+from pytest_lsp import client_capabilities, make_test_lsp_client
 
 from common import (
     BARE_CMD,
@@ -38,21 +38,9 @@ from common import (
     update_section,
     verdict,
 )
+from responses_lsp.protocol_fixes import fix_command_union
 
 P50_MS, P99_MS = 2.0, 5.0
-
-
-def _fix_command_union(client: LanguageClient) -> None:
-    """lsprotocol 2025.0.0 parses every CodeAction carrying a `command` as a Command (the same
-    client-side fix as tests/e2e/conftest.py); applied to both servers alike."""
-    converter = client.protocol._converter
-
-    def structure(obj: Any, _type: Any) -> Any:
-        if isinstance(obj.get("command"), str):
-            return converter.structure(obj, t.Command)
-        return converter.structure(obj, t.CodeAction)
-
-    converter.register_structure_hook(Union[t.Command, t.CodeAction], structure)  # noqa: UP007
 
 
 async def one_run(which: str, n_requests: int, root: Path, text: str) -> dict[str, Any]:
@@ -60,7 +48,7 @@ async def one_run(which: str, n_requests: int, root: Path, text: str) -> dict[st
         (OURS_CMD, ROOT, server_env()) if which == "ours" else (BARE_CMD, BENCH, bare_env())
     )
     client = make_test_lsp_client()
-    _fix_command_union(client)
+    fix_command_union(client)
     await client.start_io(cmd[0], *cmd[1:], cwd=str(cwd), env=env)
     try:
         await asyncio.wait_for(

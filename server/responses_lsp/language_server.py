@@ -30,6 +30,19 @@ from pygls.uris import to_fs_path
 from responses_lsp import __version__
 from responses_lsp.actions.catalog import all_actions, offered_actions
 from responses_lsp.actions.privacy import is_secret_path
+from responses_lsp.contract import (
+    CANCEL,
+    CLIENT_FEATURES,
+    FEATURE_JOB_DONE,
+    JOB_DONE,
+    JOB_RESULT,
+    JOBS,
+    RUN,
+    SESSION_COMPACT,
+    SESSION_RESET,
+    SESSION_SHOW,
+    edit_label,
+)
 from responses_lsp.editing.document import Encoding
 from responses_lsp.jobs.arguments import (
     BadArguments,
@@ -45,7 +58,7 @@ from responses_lsp.logging_setup import attach_editor_log
 if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initialize`
     from responses_lsp.api.client import ResponsesClient
     from responses_lsp.editing.driver import EditDriver
-    from responses_lsp.editing.job_region import OutgoingEdit
+    from responses_lsp.editing.live_region import OutgoingEdit
     from responses_lsp.jobs.manager import JobManager
     from responses_lsp.jobs.runtime import Runtime
     from responses_lsp.sessions.manager import SessionManager
@@ -54,16 +67,6 @@ if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initi
 
 log = logging.getLogger(__name__)
 
-RUN = "responses-lsp.run"
-CANCEL = "responses-lsp.cancel"
-JOBS = "responses-lsp.jobs"
-JOB_RESULT = "responses-lsp.jobResult"
-JOB_DONE = "responsesLsp/jobDone"
-"""Server -> client notification at the end of every started job (clientFeatures.jobDone)."""
-SESSION_SHOW = "responses-lsp.session.show"
-SESSION_RESET = "responses-lsp.session.reset"
-SESSION_COMPACT = "responses-lsp.session.compact"
-COMMANDS = (RUN, CANCEL, JOBS, JOB_RESULT, SESSION_SHOW, SESSION_RESET, SESSION_COMPACT)
 ACTION_KINDS = [t.CodeActionKind.RefactorRewrite, t.CodeActionKind.QuickFix]
 NO_KEY_REASON = "Set OPENAI_API_KEY or responsesLsp.apiKey"
 NO_APPLY_EDIT_REASON = (
@@ -173,7 +176,7 @@ class ResponsesLanguageServer(LanguageServer):
 
     def job_done(self, result: dict[str, Any]) -> None:
         """A started job ended: tell clients that asked (`clientFeatures.jobDone`)."""
-        if not self.client_features.get("jobDone"):
+        if not self.client_features.get(FEATURE_JOB_DONE):
             return
         try:
             self.protocol.notify(JOB_DONE, result)
@@ -292,7 +295,7 @@ class ResponsesLanguageServer(LanguageServer):
         else:
             workspace_edit = t.WorkspaceEdit(changes={edit.uri: [text_edit]})
         params = t.ApplyWorkspaceEditParams(
-            edit=workspace_edit, label=f"responses-lsp job {edit.job_id}: {edit.intent}"
+            edit=workspace_edit, label=edit_label(edit.job_id, edit.intent)
         )
         return self.protocol.send_request(t.WORKSPACE_APPLY_EDIT, params)
 
@@ -301,7 +304,7 @@ def _initialize(ls: ResponsesLanguageServer, params: t.InitializeParams) -> None
     options = params.initialization_options
     if isinstance(options, dict):
         options = dict(options)
-        features = options.pop("clientFeatures", None)
+        features = options.pop(CLIENT_FEATURES, None)
         ls.client_features = features if isinstance(features, dict) else {}
         ls.init_options = options
     encoding = ls.workspace.position_encoding

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.fakes.samples import ASYNC_FETCH, FETCH, REFACTORED, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 SERVER_DIR = str(Path(__file__).resolve().parents[2] / "server")
 KEY = "sk-test-cli-0123456789abcdef"
@@ -375,7 +375,7 @@ def test_text_buffer_applies_utf16_edits_like_the_text_would(
 ) -> None:
     from lsprotocol import types as t
 
-    from responses_lsp.commands.buffer import TextBuffer
+    from responses_lsp.cli.buffer import TextBuffer
 
     doc = TextBuffer("file:///x.py", text, "python")
     for l1, c1, l2, c2, new in edits:
@@ -403,8 +403,8 @@ def test_text_buffer_applies_utf16_edits_like_the_text_would(
 
 
 def test_live_view_frame_shows_new_text_then_the_original_below_it() -> None:
-    from responses_lsp.commands.console import Style
-    from responses_lsp.commands.demo import render_frame
+    from responses_lsp.cli.console import Style
+    from responses_lsp.cli.demo import render_frame
 
     frame = render_frame(
         "async def f():\n    aw",

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from responses_lsp.commands.apply import not_offered
-from responses_lsp.commands.demo import DEMO_KEY
-from responses_lsp.commands.demo_serve import scripted_rewrite
-from responses_lsp.loopback import LoopbackServer, Reply
+from responses_lsp.cli.apply import not_offered
+from responses_lsp.cli.demo import DEMO_KEY
+from responses_lsp.cli.demo_serve import scripted_rewrite
 from responses_lsp.testing import open_session
 from tests.cli.test_cli import KEY, run_cli
 from tests.fakes.samples import FETCH, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 SERVER_DIR = str(Path(__file__).resolve().parents[2] / "server")
 

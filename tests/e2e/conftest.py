@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from responses_lsp import testing
-from responses_lsp.loopback import LoopbackServer
 from responses_lsp.testing import RUN, Session
+from tests.loopback import LoopbackServer
 
 __all__ = ["API_KEY", "RUN", "SERVER_DIR", "Session", "open_session"]
 

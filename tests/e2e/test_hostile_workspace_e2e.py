@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from lsprotocol import types as t
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import Session, open_session
+from tests.loopback import LoopbackServer, Reply
 
 FIXTURE = Path(__file__).parent / "fixtures" / "shop"
 ACTION = "refactor-to-async-with-callers"

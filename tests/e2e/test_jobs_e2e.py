@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import RUN, Session, open_session
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, FETCH, REFACTORED, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 QUICK = 0.5
 """Seconds within which the server answers any request, even while a job streams."""

@@ -16,10 +16,10 @@ import pytest
 from lsprotocol import types as t
 from pytest_lsp import client_capabilities
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import Session, open_session
 from tests.fakes.lsp_editor import FakeEditor
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, FETCH, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 MAX_REQUESTS = 12
 """A refusing client gets at most this many applyEdit requests for one job."""

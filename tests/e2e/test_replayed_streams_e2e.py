@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import open_session
+from tests.loopback import LoopbackServer, Reply
 
 STREAMS = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
 SHOP = Path(__file__).parent / "fixtures" / "shop"

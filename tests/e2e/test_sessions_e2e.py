@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import Session, open_session
+from tests.loopback import LoopbackServer, Reply
 
 THRESHOLD = 2500
 SETTINGS = {"compactThreshold": THRESHOLD, "contextChars": 300, "session": "workspace"}

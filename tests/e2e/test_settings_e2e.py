@@ -6,9 +6,9 @@ from pathlib import Path
 
 from lsprotocol import types as t
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import open_session
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, REFACTORED, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 
 async def test_bad_settings_fall_back_with_one_message_and_the_server_keeps_working(

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from responses_lsp.sessions.store import SessionStore
 from tests.e2e.conftest import API_KEY, SERVER_DIR, Session, open_session
+from tests.loopback import LoopbackServer, Reply
 
 SOURCE = "def total(xs):\n    return sum(xs)\n"
 CODE = "def total(xs):\n    return sum(x for x in xs)\n"

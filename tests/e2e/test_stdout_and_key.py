@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import SERVER_DIR
+from tests.loopback import LoopbackServer, Reply
 
 KEY = "sk-test-NEVER-SHOW-0123456789abcdef"
 

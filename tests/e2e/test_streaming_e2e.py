@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from lsprotocol import types as t
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.e2e.conftest import RUN, Session, open_session
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, FETCH, REFACTORED, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 
 def expect_text(session: Session, uri: str, text: str) -> None:

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.fakes.processes import run_group
 from tests.fakes.samples import ASYNC_FETCH, FETCH, REFACTORED, SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 pytestmark = pytest.mark.editors
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from responses_lsp import __version__
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.fakes.processes import run_group
 from tests.fakes.samples import SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 pytestmark = pytest.mark.editors
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.editors.test_neovim import FETCH_LINES, NVIM, assert_passed, run_scenario, write_case
 from tests.fakes.long_stream import (
     LONG_ASYNC,
@@ -20,6 +19,7 @@ from tests.fakes.long_stream import (
     MIN_STREAM_SECONDS,
 )
 from tests.fakes.samples import SOURCE
+from tests.loopback import LoopbackServer, Reply
 
 pytestmark = pytest.mark.editors
 

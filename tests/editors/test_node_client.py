@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from responses_lsp.loopback import LoopbackServer, Reply
 from tests.fakes.processes import run_group
+from tests.loopback import LoopbackServer, Reply
 
 pytestmark = pytest.mark.editors
 

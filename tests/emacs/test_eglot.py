@@ -21,8 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from responses_lsp.loopback import LoopbackServer, Reply
-from responses_lsp.loopback.handler import RecordedRequest
 from tests.emacs.driver import (
     NO_EMACS30,
     EmacsSession,
@@ -38,6 +36,7 @@ from tests.fakes.long_stream import (
     MIN_STREAM_SECONDS,
 )
 from tests.fakes.samples import FETCH, SOURCE
+from tests.loopback import LoopbackServer, RecordedRequest, Reply
 
 REQUIRED = os.environ.get("RESPONSES_LSP_EMACS_TIER") == "1"
 pytestmark = [

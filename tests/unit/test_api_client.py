@@ -60,8 +60,7 @@ from responses_lsp.errors import (
     StreamIdleTimeout,
     UnexpectedContentType,
 )
-from responses_lsp.loopback import LoopbackServer, Reply
-from responses_lsp.loopback.replies import DEFAULT_PARTIAL, DEFAULT_SUMMARY
+from tests.loopback import DEFAULT_PARTIAL, DEFAULT_SUMMARY, LoopbackServer, Reply
 
 KEY = "sk-test-SECRET-1234567890"
 MODEL = "gpt-5.2-codex"

@@ -36,7 +36,7 @@ from responses_lsp.api.events import (
     parse_event,
     parse_item,
 )
-from responses_lsp.loopback import Reply
+from tests.loopback import Reply
 
 IN_PROGRESS = {
     "id": "resp_1",

@@ -16,7 +16,6 @@ import pytest
 from responses_lsp.api.client import ClientConfig, ResponsesClient
 from responses_lsp.api.requests import ResponseRequest, user_message
 from responses_lsp.errors import AuthenticationError, BadRequestError, status_error
-from responses_lsp.loopback import LoopbackServer, Reply
 from responses_lsp.settings import resolve_settings
 from responses_lsp.tools.definitions import (
     APPLY_PATCH_FORMS,
@@ -26,6 +25,7 @@ from responses_lsp.tools.definitions import (
     tools_for,
 )
 from responses_lsp.tools.errors import ToolError
+from tests.loopback import LoopbackServer, Reply
 
 KEY = "sk-test-gateway-0123456789"
 

@@ -13,7 +13,7 @@ import pydantic
 import pytest
 from openai.types.responses import ResponseStreamEvent
 
-from responses_lsp.loopback import LoopbackServer, Reply
+from tests.loopback import LoopbackServer, Reply
 
 CODE = "async def fetch(url):\n    return await get(url)  # é → ✓\n"
 MODEL = "gpt-5.2-codex"

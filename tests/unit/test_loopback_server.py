@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from responses_lsp.loopback import LoopbackServer, RecordedRequest, Reply
+from tests.loopback import LoopbackServer, RecordedRequest, Reply
 
 CODE = "async def f():\n    return 1\n"
 SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
@@ -724,7 +724,8 @@ def test_loopback_is_stdlib_only_and_imports_nothing_else_from_the_package() -> 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SERVER_DIR), env.get("PYTHONPATH")]))
+    paths = [str(SERVER_DIR.parent), str(SERVER_DIR), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env
 
 
@@ -755,7 +756,7 @@ def test_cli_serves_a_script_and_records(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "responses_lsp.loopback",
+            "tests.loopback",
             "--port",
             "0",
             "--script",
@@ -797,7 +798,7 @@ def test_cli_serves_a_script_and_records(tmp_path: Path) -> None:
 
 def test_cli_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "responses_lsp.loopback"],
+        [sys.executable, "-m", "tests.loopback"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

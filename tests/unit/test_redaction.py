@@ -21,9 +21,9 @@ from responses_lsp.errors import (
     ResponsesLspError,
     status_error,
 )
-from responses_lsp.loopback import LoopbackServer, Reply
 from responses_lsp.redaction import RedactingFilter, mask, redact, register_secret
 from responses_lsp.settings import resolve_settings
+from tests.loopback import LoopbackServer, Reply
 
 KEY = "sk-test-SECRET-1234567890"
 MODEL = "gpt-5.2-codex"

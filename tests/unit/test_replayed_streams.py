@@ -32,8 +32,8 @@ from responses_lsp.errors import (
     ResponseIncomplete,
     StreamCorrupted,
 )
-from responses_lsp.loopback import LoopbackServer, Reply
 from responses_lsp.tools.definitions import patch_from_arguments
+from tests.loopback import LoopbackServer, Reply
 
 STREAMS = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
 KEY = "sk-test-replay-0123456789"

@@ -32,7 +32,7 @@ from responses_lsp.api.requests import (
     ResponseRequest,
     user_message,
 )
-from responses_lsp.loopback import LoopbackServer, RecordedRequest, Reply
+from tests.loopback import LoopbackServer, RecordedRequest, Reply
 
 KEY = "sk-test-SECRET-1234567890"
 MODEL = "gpt-5.2-codex"

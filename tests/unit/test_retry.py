@@ -39,7 +39,7 @@ from responses_lsp.errors import (
     UnexpectedContentType,
     status_error,
 )
-from responses_lsp.loopback import LoopbackServer, Reply
+from tests.loopback import LoopbackServer, Reply
 
 NOW = email.utils.parsedate_to_datetime("Wed, 21 Oct 2026 07:27:30 GMT").timestamp()
 IN_30_S = "Wed, 21 Oct 2026 07:28:00 GMT"

@@ -10,7 +10,6 @@ import pytest
 
 from responses_lsp.api.client import ClientConfig, ResponsesClient
 from responses_lsp.errors import AuthenticationError
-from responses_lsp.loopback import LoopbackServer, Reply
 from responses_lsp.sessions.compaction import (
     Compactor,
     estimate_tokens,
@@ -21,6 +20,7 @@ from responses_lsp.sessions.compaction import (
 )
 from responses_lsp.sessions.manager import SessionManager
 from responses_lsp.sessions.store import Session, SessionStore, file_name
+from tests.loopback import LoopbackServer, Reply
 
 
 def user(text: str) -> dict[str, Any]:

@@ -139,8 +139,8 @@ free_port() {
 
 PYTHON="${RESPONSES_LSP_PYTHON:-$REPO/.venv/bin/python}"
 [ -x "$PYTHON" ] || die "no Python at $PYTHON: run 'make venv' or set RESPONSES_LSP_PYTHON"
-LOOPBACK_PYTHONPATH="$REPO/server${PYTHONPATH:+:$PYTHONPATH}"
-PYTHONPATH="$LOOPBACK_PYTHONPATH" "$PYTHON" -c 'import responses_lsp' 2>/dev/null ||
+LOOPBACK_PYTHONPATH="$REPO:$REPO/server${PYTHONPATH:+:$PYTHONPATH}"
+PYTHONPATH="$LOOPBACK_PYTHONPATH" "$PYTHON" -c 'import responses_lsp, tests.loopback' 2>/dev/null ||
   die "$PYTHON cannot import responses_lsp (for the loopback endpoint): make venv"
 
 # code-server and the extension host see neither the repository nor its .venv: the server they
@@ -182,7 +182,7 @@ log "installing the .vsix into an isolated extensions dir"
 # ---------------------------------------------------------------- loopback Responses API
 
 API_KEY="sk-vscode-tier-$$"
-spawn "$RUN_DIR/loopback.log" env PYTHONPATH="$LOOPBACK_PYTHONPATH" "$PYTHON" -m responses_lsp.loopback --host 127.0.0.1 --port 0 \
+spawn "$RUN_DIR/loopback.log" env PYTHONPATH="$LOOPBACK_PYTHONPATH" "$PYTHON" -m tests.loopback --host 127.0.0.1 --port 0 \
   --script "$HERE/loopback-script.json" --expected-key "$API_KEY" --record "$RUN_DIR/requests.jsonl"
 for _ in $(seq 100); do
   LOOPBACK_URL="$(sed -n 's/^LOOPBACK_URL=//p' "$RUN_DIR/loopback.log")"

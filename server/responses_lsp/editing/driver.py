@@ -18,7 +18,7 @@ from typing import Any
 
 from responses_lsp.editing.document import Document, Encoding, Pos
 from responses_lsp.editing.echo import ContentChange, apply_did_change
-from responses_lsp.editing.job_region import OutgoingEdit, RegionJob
+from responses_lsp.editing.live_region import OutgoingEdit, RegionJob
 from responses_lsp.editing.streamer import DocStreamer
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from responses_lsp.editing.document import (
 )
 
 if TYPE_CHECKING:
-    from responses_lsp.editing.job_region import Sent
+    from responses_lsp.editing.live_region import Sent
     from responses_lsp.editing.streamer import DocStreamer
 
 ClientRange = tuple[tuple[int, int], tuple[int, int]]

@@ -33,7 +33,8 @@ import logging
 from collections.abc import Callable
 
 from responses_lsp.editing.document import Change, Document, Encoding, Pos, common_prefix, extent
-from responses_lsp.editing.job_region import (
+from responses_lsp.editing.geometry import Side, classify, map_pos, map_through, same_effect
+from responses_lsp.editing.live_region import (
     Outcome,
     OutgoingEdit,
     Overlap,
@@ -42,7 +43,6 @@ from responses_lsp.editing.job_region import (
     Sent,
     Stray,
 )
-from responses_lsp.editing.region import Side, classify, map_pos, map_through, same_effect
 
 log = logging.getLogger(__name__)
 

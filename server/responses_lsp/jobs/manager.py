@@ -28,7 +28,8 @@ from typing import Any
 from responses_lsp.actions.catalog import all_actions, find_action
 from responses_lsp.actions.privacy import is_secret_path
 from responses_lsp.actions.selection import action_range
-from responses_lsp.editing.job_region import Overlap
+from responses_lsp.contract import progress_token
+from responses_lsp.editing.live_region import Overlap
 from responses_lsp.errors import MissingApiKey, ResponsesLspError
 from responses_lsp.jobs.arguments import RunArguments
 from responses_lsp.jobs.checks import lone_surrogate_line, range_problem
@@ -160,7 +161,7 @@ class JobManager:
     def _register(self, request: JobRequest) -> Job:
         """A new job with its id and progress token, known to cancel/jobs from now on."""
         job_id = next(self._ids)
-        job = Job(id=job_id, request=request, token=f"responses-lsp/job/{job_id}")
+        job = Job(id=job_id, request=request, token=progress_token(job_id))
         self.jobs[job.id] = job
         return job
 

@@ -16,6 +16,7 @@ from typing import Any
 from pygls.uris import from_fs_path, to_fs_path
 
 from responses_lsp.actions.catalog import ActionSpec
+from responses_lsp.contract import edit_label
 from responses_lsp.editing.document import Document, Pos
 from responses_lsp.errors import JobFailed, ResponsesLspError, error_kind
 from responses_lsp.jobs.request import build_turn, record_turn, session_input
@@ -121,7 +122,7 @@ class MultiFileJob:
             description=(result.final_text.strip() or f"changes {names}")[:500],
         )
         report(f"proposing changes to {len(changes.changed)} file(s)")
-        if await host.apply_workspace_edit(edit, f"responses-lsp job {job.id}: {action.id}"):
+        if await host.apply_workspace_edit(edit, edit_label(job.id, action.id)):
             self.outcome, self.message = "applied", f"done: changed {names}"
         else:
             self.outcome, self.kind = "rejected", "state"

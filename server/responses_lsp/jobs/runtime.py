@@ -20,7 +20,7 @@ from lsprotocol import types as t
 from responses_lsp.actions.selection import clear_cache
 from responses_lsp.api.client import ClientConfig, ResponsesClient
 from responses_lsp.editing.driver import EditDriver
-from responses_lsp.editing.job_region import OutgoingEdit
+from responses_lsp.editing.live_region import OutgoingEdit
 from responses_lsp.jobs.manager import JobManager
 from responses_lsp.jobs.types import JobHost
 from responses_lsp.sessions.manager import SessionManager

@@ -28,7 +28,7 @@ from responses_lsp.api.events import (
 )
 from responses_lsp.api.requests import ResponseRequest
 from responses_lsp.editing.document import Document
-from responses_lsp.editing.job_region import RegionJob
+from responses_lsp.editing.live_region import RegionJob
 from responses_lsp.editing.sanitizer import SanitizerOptions, StreamSanitizer, looks_like_code
 from responses_lsp.errors import (
     ApiError,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the heavy modules: imported by the jobs package itself, aft
 
     from responses_lsp.api.client import ResponsesClient
     from responses_lsp.editing.driver import EditDriver
-    from responses_lsp.editing.job_region import RegionJob
+    from responses_lsp.editing.live_region import RegionJob
     from responses_lsp.errors import ResponsesLspError
     from responses_lsp.jobs.arguments import Diagnostic
     from responses_lsp.sessions.manager import SessionManager

@@ -2,8 +2,10 @@
 
 Owns `RecordedRequest`, the stdlib `ThreadingHTTPServer` subclass and its request handler: reading
 the request, routing (`POST /v1/responses`, `POST /v1/responses/compact`, `GET /v1/models`, 404 for
-the rest), the API-key check, and sending a `Reply`: fixed bodies, chunked SSE with pacing, drops,
-stalls, small writes and header delays, noticing when the client closes the connection. Stdlib only.
+the rest), the API-key check, and sending a `Reply`: fixed bodies and chunked SSE with pacing,
+noticing when the client closes the connection. The test suite's fault handler
+(`tests/loopback/`) overrides the hooks `_play`, `_send_final`, `_at_frame` and `_write_frame` to
+delay, drop, stall or split what is sent. Stdlib only.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WaitOutcome = Literal["elapsed", "gone", "stopping"]
+FrameStep = Literal["send", "end", "stop", "resumed"]
 
 RESPONSES_PATH = "/v1/responses"
 COMPACT_PATH = "/v1/responses/compact"
@@ -89,7 +92,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self.owner = owner
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, owner.handler_class)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn); not needed, sometimes slow
@@ -111,7 +114,9 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         logger.debug("loopback: error while handling %s", client_address, exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """One connection: reads requests, routes them, plays the owner's replies."""
+
     protocol_version = "HTTP/1.1"
     server_version = "loopback-responses"
     sys_version = ""
@@ -216,9 +221,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _play(self, request: RecordedRequest, reply: Reply) -> None:
         self.server.owner._update(request, reply_kind=reply.kind)
-        if reply.header_delay > 0 and self._wait(request, reply.header_delay) != "elapsed":
-            self._abort()
-            return
         if reply.body is not None:
             self._send_body(request, reply.status, reply.content_type, reply.body, reply.headers)
             return
@@ -262,26 +264,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _send_final(self, request: RecordedRequest, reply: Reply, rendered: Rendered) -> None:
-        """A non-streaming request: the final `Response` object as JSON (or the drop/stall)."""
-        if reply.cut in ("drop", "drop_clean"):
-            self._abort()
-            return
-        if reply.cut == "stall":
-            outcome = self._wait(request, reply.stall_seconds)
-            if outcome != "elapsed" or not reply.stall_resume:
-                self._abort()
-                return
+        """A non-streaming request: the final `Response` object as JSON."""
         if rendered.response is None:
-            error = reply.failure or {}
-            message = str(error.get("message") or "stream ended without a response")
-            envelope = error_envelope(message, error_type="server_error", code=error.get("code"))
+            message = "the stream ended without a response"
+            envelope = error_envelope(message, error_type="server_error", code="server_error")
             self._send_body(request, 500, "application/json", dumps(envelope).encode(), {})
             return
         payload = dumps(rendered.response).encode()
         self._send_body(request, reply.status, "application/json", payload, reply.headers)
 
     def _send_stream(self, request: RecordedRequest, reply: Reply, rendered: Rendered) -> None:
-        """SSE, chunked: one HTTP chunk per frame (or per `write_chunk_size` bytes)."""
+        """SSE, chunked: one HTTP chunk per frame, deltas paced at `reply.pace_tps`."""
         owner = self.server.owner
         owner._update(request, status=reply.status)
         self.send_response(reply.status)
@@ -293,16 +286,12 @@ class _Handler(BaseHTTPRequestHandler):
         next_at: float | None = None  # when the next paced frame is due
         frames = rendered.frames
         for index, frame in enumerate(frames):
-            if index == rendered.cut_index:
-                if reply.cut == "drop":
-                    self._abort()
-                    return
-                if reply.cut == "drop_clean":
-                    break
-                outcome = self._wait(request, reply.stall_seconds)
-                if outcome != "elapsed" or not reply.stall_resume:
-                    self._abort()
-                    return
+            step = self._at_frame(request, reply, rendered, index)
+            if step == "stop":
+                return
+            if step == "end":
+                break
+            if step == "resumed":
                 next_at = None
             if frame.paced and interval:
                 if next_at is not None:
@@ -316,18 +305,28 @@ class _Handler(BaseHTTPRequestHandler):
             if index == len(frames) - 1:  # mark before the client can see the last frame
                 owner._update(request, completed=True)
             try:
-                self._write_frame(frame.data, reply.write_chunk_size)
+                self._write_frame(reply, frame.data)
             except OSError:
                 owner._update(request, completed=False)
                 raise
         owner._update(request, completed=True)
         self.wfile.write(b"0\r\n\r\n")
 
-    def _write_frame(self, data: bytes, size: int | None) -> None:
-        step = size or len(data)
-        for start in range(0, len(data), step):
-            piece = data[start : start + step]
-            self.wfile.write(b"%X\r\n%s\r\n" % (len(piece), piece))
+    def _at_frame(
+        self,
+        request: RecordedRequest,  # noqa: ARG002
+        reply: Reply,  # noqa: ARG002
+        rendered: Rendered,  # noqa: ARG002
+        index: int,  # noqa: ARG002
+    ) -> FrameStep:
+        """What to do before frame `index` goes out: "send" it, "end" the body cleanly here,
+        "stop" (the connection was aborted) or send it after a pause ("resumed": pacing starts
+        over). Every frame is sent here; fault replies cut streams short."""
+        return "send"
+
+    def _write_frame(self, reply: Reply, data: bytes) -> None:  # noqa: ARG002
+        """Write one frame as one HTTP chunk."""
+        self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
 
     def _abort(self) -> None:
         """Close the connection now, without finishing the body."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from .handler import COMPACT_PATH, LoopbackHTTPServer, RecordedRequest
+from .handler import COMPACT_PATH, LoopbackHandler, LoopbackHTTPServer, RecordedRequest
 from .replies import Reply
 from .wire import DEFAULT_MODEL
 
@@ -28,6 +28,9 @@ __all__ = ["LoopbackServer", "RecordedRequest", "Responder"]
 
 class LoopbackServer:
     """A scripted Responses API server. Use as a context manager, or `start()` / `stop()`."""
+
+    handler_class: type[LoopbackHandler] = LoopbackHandler
+    """How a connection is served (the test suite's fault server swaps in its own)."""
 
     def __init__(
         self,

@@ -1,9 +1,9 @@
 """Rendering a streamed `Reply` into SSE frames: the event sequence of the Responses API.
 
-Owns the event order (`response.created`, `response.in_progress`, per output item
-`output_item.added` … deltas … `output_item.done`, then `response.completed` / `.incomplete` /
-`.failed` or an `error` event), sequence numbers, delta chunking, ids and the computed usage.
-Stdlib only.
+Owns the event order of a successful stream (`response.created`, `response.in_progress`, per
+output item `output_item.added` … deltas … `output_item.done`, then `response.completed`),
+sequence numbers, delta chunking, ids and the computed usage. `StreamBuilder` is the toolkit
+the test suite's fault replies (`tests/loopback/`) build broken streams with. Stdlib only.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ _ID_PREFIX = {
 
 @dataclass(frozen=True)
 class Frame:
-    """Bytes of one SSE frame. `event` is None for garbage frames; `paced` frames are deltas."""
+    """Bytes of one SSE frame. `event` is None for frames that are no event (comments, raw
+    bytes); `paced` frames are deltas."""
 
     data: bytes
     event: JSON | None = None
@@ -46,12 +47,11 @@ class Frame:
 
 @dataclass(frozen=True)
 class Rendered:
-    """What to send for one request: the frames, the final `Response` (for non-streaming requests)
-    and, for drop/stall replies, how many frames go out before the cut."""
+    """What to send for one request: the frames, and the final `Response` (the body of a
+    non-streaming request; None when the stream has no final response)."""
 
     frames: list[Frame]
     response: JSON | None
-    cut_index: int | None
 
 
 def split_text(text: str, chunks: ChunkSpec, rng: random.Random) -> list[str]:
@@ -72,7 +72,9 @@ def split_text(text: str, chunks: ChunkSpec, rng: random.Random) -> list[str]:
     return pieces
 
 
-class _Builder:
+class StreamBuilder:
+    """Frames of one streamed reply, appended in order with increasing sequence numbers."""
+
     def __init__(self, reply: Reply, model: str | None) -> None:
         self.reply = reply
         self.model = reply.model or model or DEFAULT_MODEL
@@ -86,9 +88,6 @@ class _Builder:
         full = {"type": event["type"], "sequence_number": self.seq, **event}
         self.seq += 1
         self.frames.append(Frame(sse_frame(full), full, paced))
-
-    def garbage(self, data: bytes) -> None:
-        self.frames.append(Frame(data))
 
     def response(self, status: str, output: list[JSON], usage: JSON | None, **extra: Any) -> JSON:
         return response_object(
@@ -164,19 +163,6 @@ class _Builder:
         self.emit({"type": "response.reasoning_summary_text.done", **ref, "text": text})
         self.emit({"type": "response.reasoning_summary_part.done", **ref, "part": part})
 
-    def truncate(self, events: int) -> None:
-        """Keep only the first `events` event frames (never cutting into lifecycle numbering)."""
-        kept: list[Frame] = []
-        count = 0
-        for frame in self.frames:
-            if frame.event is not None:
-                if count >= events:
-                    break
-                count += 1
-            kept.append(frame)
-        self.frames = kept
-        self.seq = count
-
 
 def compute_usage(reply: Reply, output: list[JSON], input_bytes: int) -> JSON:
     """Usage from lengths (bytes/4): output text, tool arguments, reasoning summaries."""
@@ -199,73 +185,11 @@ def compute_usage(reply: Reply, output: list[JSON], input_bytes: int) -> JSON:
 
 
 def render(reply: Reply, *, model: str | None, input_bytes: int) -> Rendered:
-    """All frames of `reply` for one request, with fresh ids and increasing sequence numbers."""
-    b = _Builder(reply, model)
-    if reply.raw_bytes is not None:
-        return Rendered([Frame(data, None, paced=True) for data in reply.raw_bytes], None, None)
-    if reply.raw is not None:
-        last_response: JSON | None = None
-        for raw in reply.raw:
-            event = dict(raw)
-            if "sequence_number" not in event:
-                event["sequence_number"] = b.seq
-            b.seq = int(event["sequence_number"]) + 1
-            b.frames.append(Frame(sse_frame(event), event, paced=True))
-            if isinstance(event.get("response"), dict):
-                last_response = event["response"]
-        return Rendered(b.frames, last_response, None)
-
+    """All frames of a successful stream of `reply` for one request, with fresh ids."""
+    b = StreamBuilder(reply, model)
     b.emit({"type": "response.created", "response": b.response("in_progress", [], None)})
-    if reply.garbage:
-        b.garbage(b": keep-alive\n\n")
-        b.garbage(b"data: {this is not json\n\n")
     b.emit({"type": "response.in_progress", "response": b.response("in_progress", [], None)})
-    if reply.garbage:
-        b.emit({"type": "response.future_thing", "detail": "clients must ignore unknown events"})
     output = [b.stream_item(index, item) for index, item in enumerate(reply.output)]
-    usage = compute_usage(reply, output, input_bytes)
-
-    if reply.ending == "incomplete":
-        details = {"reason": reply.incomplete_reason}
-        final = b.response("incomplete", output, usage, incomplete_details=details)
-        b.emit({"type": "response.incomplete", "response": final})
-    elif reply.ending == "failed":
-        b.truncate(reply.cut_after or 0)
-        final = b.response("failed", [], None, error=dict(reply.failure or {}))
-        b.emit({"type": "response.failed", "response": final})
-    elif reply.ending == "error_event":
-        b.truncate(reply.cut_after or 0)
-        error = reply.failure or {}
-        b.emit(
-            {
-                "type": "error",
-                "code": error.get("code"),
-                "message": error.get("message"),
-                "param": None,
-            }
-        )
-        final = None
-    else:
-        final = b.response("completed", output, usage)
-        b.emit({"type": "response.completed", "response": final})
-    if reply.garbage:
-        b.garbage(b"data: [DONE]\n\n")
-
-    cut_index: int | None = None
-    if reply.cut is not None:
-        # never cut after the terminal event: a drop/stall always withholds response.completed
-        total = sum(frame.event is not None for frame in b.frames)
-        cut_index = _frame_index_of_event(b.frames, min(reply.cut_after or 0, total - 1))
-    return Rendered(b.frames, final, cut_index)
-
-
-def _frame_index_of_event(frames: list[Frame], events: int) -> int:
-    """Index of the frame that holds event number `events` (0-based): `frames[:index]` holds
-    exactly `events` events."""
-    seen = 0
-    for index, frame in enumerate(frames):
-        if frame.event is not None:
-            if seen == events:
-                return index
-            seen += 1
-    return len(frames)
+    final = b.response("completed", output, compute_usage(reply, output, input_bytes))
+    b.emit({"type": "response.completed", "response": final})
+    return Rendered(b.frames, final)

@@ -16,9 +16,10 @@ package) the fixture `responses_lsp` is `open_session` with `tmp_path` as the ro
 Needs the `testing` extra (pytest, pytest-asyncio, pytest-lsp).
 """
 
+from responses_lsp.contract import RUN
 from responses_lsp.loopback import LoopbackServer, Reply
 from responses_lsp.testing.editor import PROFILES, FakeEditor
-from responses_lsp.testing.session import API_KEY, RUN, Session, open_session
+from responses_lsp.testing.session import API_KEY, Session, open_session
 
 __all__ = [
     "API_KEY",

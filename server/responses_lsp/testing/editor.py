@@ -28,6 +28,7 @@ import attrs
 from lsprotocol import types as t
 from pytest_lsp import LanguageClient, client_capabilities
 
+from responses_lsp.contract import JOB_DONE
 from responses_lsp.editing.document import common_prefix, common_suffix
 
 PROFILES = {
@@ -35,7 +36,6 @@ PROFILES = {
     "neovim": "neovim@v0.11.0",
 }
 DEBOUNCE = 0.150
-JOB_DONE = "responsesLsp/jobDone"
 
 
 def _units(text: str, encoding: str) -> int:

@@ -8,29 +8,18 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from lsprotocol import types as t
 from pytest_lsp import LanguageClient, make_test_lsp_client
 
+from responses_lsp.contract import CLIENT_FEATURES, FEATURE_JOB_DONE, RUN
 from responses_lsp.loopback import LoopbackServer
+from responses_lsp.protocol_fixes import fix_command_union
 from responses_lsp.testing.editor import FakeEditor
 
 API_KEY = "sk-test-responses-lsp-0123456789abcdef"
 """The key the server is started with (the loopback endpoint accepts any key)."""
-RUN = "responses-lsp.run"
-
-
-def _fix_command_union(client: LanguageClient) -> None:
-    """lsprotocol 2025.0.0 parses every CodeAction carrying a `command` as a Command."""
-    converter: Any = client.protocol._converter
-
-    def structure(obj: Any, _type: Any) -> Any:
-        if isinstance(obj.get("command"), str):
-            return converter.structure(obj, t.Command)
-        return converter.structure(obj, t.CodeAction)
-
-    converter.register_structure_hook(Union[t.Command, t.CodeAction], structure)  # noqa: UP007
 
 
 class Session:
@@ -174,7 +163,7 @@ async def open_session(
         if api is None:
             api = stack.enter_context(LoopbackServer())
         client = make_test_lsp_client()
-        _fix_command_union(client)
+        fix_command_union(client)
         editor = FakeEditor(client, profile)
         editor.apply_edit = apply_edit
         environ = {
@@ -191,7 +180,9 @@ async def open_session(
         session = Session(client, editor, api, root)
         options = {
             "responsesLsp": {"maxRetries": 2, **(settings or {})},
-            "clientFeatures": {"jobDone": True} if client_features is None else client_features,
+            CLIENT_FEATURES: {FEATURE_JOB_DONE: True}
+            if client_features is None
+            else client_features,
         }
         try:
             session.init_result = await client.initialize_session(

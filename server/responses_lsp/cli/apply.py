@@ -15,16 +15,54 @@ in languages without a parser.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import difflib
+import os
+import re
+import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from responses_lsp.commands.console import EXIT_CODES_HELP, model_argument, url_argument
+from lsprotocol import types as t
 
-if TYPE_CHECKING:
-    from lsprotocol import types as t
-
-    from responses_lsp.commands.buffer import TextBuffer
+from responses_lsp.cli.buffer import TextBuffer
+from responses_lsp.cli.console import (
+    CHECK_HINT,
+    EXIT_API,
+    EXIT_CODES_HELP,
+    EXIT_FAILURE,
+    EXIT_NO_CHANGE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    Rate,
+    StatusLine,
+    Style,
+    diff_stat,
+    guarded,
+    job_error,
+    model_argument,
+    note,
+    paint_diff,
+    plural,
+    split_lines,
+    unified_diff,
+    url_argument,
+    use_color,
+)
+from responses_lsp.cli.lsp_client import (
+    ActionDisabled,
+    ActionNotOffered,
+    Callbacks,
+    EditorSession,
+    LspClientError,
+    Progress,
+    ServerExited,
+)
+from responses_lsp.settings import resolve_settings
 
 _TARGET = r"^(?P<path>.+?):(?P<start>\d+)(?:-(?P<end>\d+))?$"
 
@@ -126,10 +164,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from responses_lsp.commands.console import guarded
-
     return guarded("apply", args.verbose, lambda: asyncio.run(_apply(args)))
 
 
@@ -148,9 +182,6 @@ class Target:
 def parse_target(text: str, lines: str | None = None) -> Target:
     """`FILE`, `FILE:START` or `FILE:START-END` (a file whose name ends like that wins);
     `lines` ("START" or "START-END", from --lines) replaces the suffix."""
-    import re
-
-    from responses_lsp.commands.console import EXIT_USAGE, CommandError
 
     if lines is not None:
         text = f"{text}:{lines}"
@@ -176,7 +207,6 @@ def parse_target(text: str, lines: str | None = None) -> Target:
 def _check_suffix(text: str, lines: str | None) -> None:
     """`app.py:abc` (no such file, but `app.py` exists) is a mistyped line range, not a
     file name: say so instead of "cannot read app.py:abc"."""
-    from responses_lsp.commands.console import EXIT_USAGE, CommandError
 
     path, colon, suffix = text.rpartition(":")
     if lines is not None or not colon or not path or Path(text).exists():
@@ -191,9 +221,6 @@ def _check_suffix(text: str, lines: str | None) -> None:
 
 def not_offered(action_id: str, offered: Sequence[str], language: str) -> Exception:
     """The usage error for an action the menu does not show, with a "did you mean"."""
-    import difflib
-
-    from responses_lsp.commands.console import EXIT_USAGE, CommandError
 
     listed = ", ".join(offered) or "none"
     close = difflib.get_close_matches(action_id, list(offered), n=1, cutoff=0.6)
@@ -218,9 +245,6 @@ def guess_language(name: str) -> str:
 
 def _read(target: Target, args: argparse.Namespace) -> tuple[str, Path, str]:
     """(text, the path the document stands for, how to name it in messages)."""
-    import sys
-
-    from responses_lsp.commands.console import EXIT_USAGE, CommandError
 
     if target.path == "-":
         if args.write:
@@ -254,7 +278,6 @@ def _root(path: Path) -> Path:
 
 def check_lines(text: str, target: Target, display: str) -> None:
     """A usage error when the target's lines are not in the file."""
-    from responses_lsp.commands.console import EXIT_USAGE, CommandError, split_lines
 
     last = target.end if target.end is not None else target.start
     count = len(split_lines(text.replace("\r\n", "\n").replace("\r", "\n")))
@@ -266,7 +289,6 @@ def check_lines(text: str, target: Target, display: str) -> None:
 
 def selection(doc: TextBuffer, target: Target) -> t.Range:
     """The range the editor would send: whole lines, a cursor, or the whole file."""
-    from lsprotocol import types as t
 
     if target.start is None:
         return t.Range(start=doc.position(0, 0), end=doc.end())
@@ -281,37 +303,6 @@ def selection(doc: TextBuffer, target: Target) -> t.Range:
 
 
 async def _apply(args: argparse.Namespace) -> int:
-    import os
-    import re
-    import sys
-    import time
-
-    from lsprotocol import types as t
-
-    from responses_lsp.commands.console import (
-        CHECK_HINT,
-        EXIT_API,
-        EXIT_FAILURE,
-        EXIT_NO_CHANGE,
-        EXIT_OK,
-        CommandError,
-        Rate,
-        StatusLine,
-        job_error,
-        note,
-        plural,
-    )
-    from responses_lsp.commands.lsp_client import (
-        ActionDisabled,
-        ActionNotOffered,
-        Callbacks,
-        EditorSession,
-        LspClientError,
-        Progress,
-        ServerExited,
-    )
-    from responses_lsp.settings import resolve_settings
-
     target = parse_target(args.target, args.lines)
     text, path, display = _read(target, args)
     check_lines(text, target, display)
@@ -418,17 +409,6 @@ def _output(
     new: str,
     summary: str,
 ) -> None:
-    import sys
-
-    from responses_lsp.commands.console import (
-        Style,
-        diff_stat,
-        note,
-        paint_diff,
-        unified_diff,
-        use_color,
-    )
-
     added, removed = diff_stat(old, new)
     if args.write:
         _write(path, new)
@@ -446,10 +426,6 @@ def _output(
 
 def _write(path: Path, text: str) -> None:
     """Replace the file atomically, keeping its permissions."""
-    import os
-    import tempfile
-
-    from responses_lsp.commands.console import EXIT_FAILURE, CommandError
 
     try:
         mode = path.stat().st_mode & 0o7777

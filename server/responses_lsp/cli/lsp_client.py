@@ -28,13 +28,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Union
+from typing import Any
 
 from lsprotocol import types as t
 from pygls.lsp.client import LanguageClient
 
 from responses_lsp import __version__
-from responses_lsp.commands.buffer import TextBuffer
+from responses_lsp.cli.buffer import TextBuffer
+from responses_lsp.contract import CANCEL, CLIENT_FEATURES, FEATURE_JOB_DONE, JOB_DONE, RUN
+from responses_lsp.protocol_fixes import fix_command_union
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,8 @@ SHUTDOWN_TIMEOUT = 5.0
 """Seconds for `shutdown` and for the process to exit afterwards."""
 CANCEL_TIMEOUT = 3.0
 """Seconds for cancelled jobs to end (their text restored) before shutting down."""
-RUN_COMMAND = "responses-lsp.run"
-CANCEL_COMMAND = "responses-lsp.cancel"
-JOB_DONE = "responsesLsp/jobDone"
+
+
 ACTION_KINDS = [
     t.CodeActionKind.Empty,
     t.CodeActionKind.QuickFix,
@@ -118,18 +119,6 @@ class _Client(LanguageClient):
     @property
     def process(self) -> asyncio.subprocess.Process | None:
         return self._server
-
-
-def _fix_command_union(client: LanguageClient) -> None:
-    """lsprotocol 2025.0.0 parses every CodeAction that carries a `command` as a Command."""
-    converter = client.protocol._converter
-
-    def structure(obj: Any, _type: Any) -> Any:
-        if isinstance(obj.get("command"), str):
-            return converter.structure(obj, t.Command)
-        return converter.structure(obj, t.CodeAction)
-
-    converter.register_structure_hook(Union[t.Command, t.CodeAction], structure)  # noqa: UP007
 
 
 def client_capabilities() -> t.ClientCapabilities:
@@ -204,7 +193,7 @@ class EditorSession:
 
     async def start(self) -> None:
         client = _Client("responses-lsp-cli", __version__)
-        _fix_command_union(client)
+        fix_command_union(client)
         self._client = client
         for method, handler in (
             (t.WORKSPACE_APPLY_EDIT, self._apply_edit),
@@ -241,7 +230,7 @@ class EditorSession:
             workspace_folders=[t.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)],
             initialization_options={
                 "responsesLsp": self.settings,
-                "clientFeatures": {"jobDone": True},
+                CLIENT_FEATURES: {FEATURE_JOB_DONE: True},
             },
         )
         result = await self._request(client.initialize_async(params), INITIALIZE_TIMEOUT)
@@ -368,7 +357,7 @@ class EditorSession:
         )
         answer = _plain(answer)
         if not isinstance(answer, dict):
-            raise LspClientError(f"unexpected answer to {RUN_COMMAND}: {answer!r}")
+            raise LspClientError(f"unexpected answer to {RUN}: {answer!r}")
         if answer.get("outcome") != "started":
             return answer  # refused before it started: the answer is the result
         done = self._job_future(int(answer["jobId"]))
@@ -397,7 +386,7 @@ class EditorSession:
         client = self._client
         if client is None or client.stopped:
             return
-        cancel = t.ExecuteCommandParams(command=CANCEL_COMMAND, arguments=[{"uri": doc.uri}])
+        cancel = t.ExecuteCommandParams(command=CANCEL, arguments=[{"uri": doc.uri}])
         try:
             async with asyncio.timeout(CANCEL_TIMEOUT):
                 await client.workspace_execute_command_async(cancel)
@@ -516,7 +505,7 @@ def _refused(reason: str) -> t.ApplyWorkspaceEditResult:
 
 def _action_id(action: t.CodeAction) -> str | None:
     command = action.command
-    if command is None or command.command != RUN_COMMAND or not command.arguments:
+    if command is None or command.command != RUN or not command.arguments:
         return None
     first = command.arguments[0]
     return str(first.get("action")) if isinstance(first, dict) and first.get("action") else None

@@ -1,4 +1,5 @@
-"""Standalone loopback server: `python -m responses_lsp.loopback [--script FILE.json] ...`.
+"""Standalone loopback server: `python -m tests.loopback [--script FILE.json] ...` (from the
+repository root, with `server/` on PYTHONPATH).
 
 Prints exactly one line, `LOOPBACK_URL=http://HOST:PORT`, then serves until SIGTERM/SIGINT (or stdin
 EOF with `--exit-on-stdin-eof`). The script file is a JSON list of reply specs
@@ -19,13 +20,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .replies import Reply
-from .server import LoopbackServer, RecordedRequest
+from responses_lsp.loopback import RecordedRequest
+
+from .faults import Reply
+from .server import LoopbackServer
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m responses_lsp.loopback", description="Scripted Responses API server."
+        prog="python -m tests.loopback", description="Scripted Responses API server."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     done = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         done.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import TYPE_CHECKING
+import signal
+import sys
+import threading
 
-from responses_lsp.commands.demo import DEMO_KEY
+from responses_lsp.loopback import LoopbackServer, RecordedRequest, Reply
 
-if TYPE_CHECKING:
-    from responses_lsp.loopback import RecordedRequest, Reply
+DEMO_KEY = "sk-demo-loopback-not-a-real-key"
+"""The key the demo's loopback server expects (it is not a secret)."""
 
 _SELECTION = re.compile(r"<(selection(?:-\d+)?)>\n(.*?)</\1>", re.DOTALL)
 _LINE_COMMENT = {
@@ -64,8 +66,6 @@ def scripted_rewrite(prompt: str, language: str = "python") -> str | None:
 
 
 def _respond(request: RecordedRequest, pace: float) -> Reply:
-    from responses_lsp.loopback import Reply
-
     body = request.body or {}
     prompt = _user_text(body)
     found = re.search(r"^File: .* \(([^)]*)\)$", prompt, re.MULTILINE)
@@ -97,12 +97,6 @@ def settings_text(base_url: str) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import signal
-    import sys
-    import threading
-
-    from responses_lsp.loopback import LoopbackServer
-
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     server = LoopbackServer("127.0.0.1", args.port, expected_key=DEMO_KEY)

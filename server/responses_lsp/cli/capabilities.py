@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from responses_lsp.api.client import ResponsesClient
+from responses_lsp.api.client import ResponsesClient
+from responses_lsp.api.requests import (
+    CompactionControl,
+    CompactRequest,
+    ResponseRequest,
+    user_message,
+)
+from responses_lsp.errors import ResponsesLspError
+from responses_lsp.sessions.compaction import SUMMARY_PROMPT
+from responses_lsp.tools.definitions import APPLY_PATCH_CUSTOM, APPLY_PATCH_FUNCTION
 
 PROBE_OUTPUT_TOKENS = 16
 
@@ -34,14 +42,6 @@ def _why(error: BaseException) -> str:
 
 async def compaction_probes(client: ResponsesClient) -> list[Probe]:
     """One request per compaction strategy, in the server's order."""
-    from responses_lsp.api.requests import (
-        CompactionControl,
-        CompactRequest,
-        ResponseRequest,
-        user_message,
-    )
-    from responses_lsp.errors import ResponsesLspError
-    from responses_lsp.sessions.compaction import SUMMARY_PROMPT
 
     model = client.config.model
     history = [user_message("Remember: the project uses tabs.")]
@@ -101,9 +101,6 @@ async def compaction_probes(client: ResponsesClient) -> list[Probe]:
 
 async def tool_form_probes(client: ResponsesClient) -> list[Probe]:
     """Whether the endpoint takes `apply_patch` as a freeform custom tool, as a function."""
-    from responses_lsp.api.requests import ResponseRequest
-    from responses_lsp.errors import ResponsesLspError
-    from responses_lsp.tools.definitions import APPLY_PATCH_CUSTOM, APPLY_PATCH_FUNCTION
 
     probes: list[Probe] = []
     for name, tool in (("custom", APPLY_PATCH_CUSTOM), ("function", APPLY_PATCH_FUNCTION)):

@@ -4,16 +4,25 @@ colour, unified diffs and the progress line on stderr.
 Results go to stdout (a diff, the new text, a report); progress and errors go to stderr.
 An error is one line plus a hint, never a traceback unless `-v`. Every message passes
 through `redaction.redact`, so the API key never reaches the terminal.
-Standard library only (this module is imported on the language server's startup path).
+Imported only when a subcommand runs (never on the language server's startup path).
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import logging
 import os
+import shutil
 import sys
 import time
+import traceback
+import unicodedata
 from collections.abc import Callable
 from typing import IO, Any
+
+from responses_lsp.logging_setup import setup_stderr_logging
+from responses_lsp.redaction import redact
 
 EXIT_OK = 0
 """Success (`apply`: the text changed)."""
@@ -50,7 +59,6 @@ class CommandError(Exception):
 
 def url_argument(text: str) -> str:
     """argparse type of `--base-url`: an http(s) URL."""
-    import argparse
 
     if not text.strip().startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"must start with http:// or https://: {text!r}")
@@ -59,7 +67,6 @@ def url_argument(text: str) -> str:
 
 def model_argument(text: str) -> str:
     """argparse type of `--model`: a non-empty id."""
-    import argparse
 
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -67,8 +74,6 @@ def model_argument(text: str) -> str:
 
 
 def _clean(text: str) -> str:
-    from responses_lsp.redaction import redact
-
     return redact(text)
 
 
@@ -94,11 +99,8 @@ def report_error(command: str, message: str, hint: str | None = None) -> None:
 
 def setup_logging(verbose: bool) -> None:
     """Library logs (pygls, httpx) on stderr with `-v`, masked; otherwise nowhere."""
-    import logging
 
     if verbose:
-        from responses_lsp.logging_setup import setup_stderr_logging
-
         setup_stderr_logging("info")
     else:
         root = logging.getLogger()
@@ -108,7 +110,6 @@ def setup_logging(verbose: bool) -> None:
 
 def guarded(command: str, verbose: bool, body: Callable[[], int]) -> int:
     """Run a command's body; turn every way out into a message and an exit code."""
-    import traceback
 
     setup_logging(verbose)
     try:
@@ -189,7 +190,6 @@ def split_lines(text: str) -> list[str]:
 
 def unified_diff(old: str, new: str, old_label: str, new_label: str, context: int = 3) -> str:
     """A unified diff that `patch`/`git apply` accept (with "\\ No newline at end of file")."""
-    import difflib
 
     out: list[str] = []
     for line in difflib.unified_diff(
@@ -235,7 +235,6 @@ def diff_stat(old: str, new: str) -> tuple[int, int]:
 
 def display_width(text: str) -> int:
     """Terminal columns of `text` (East Asian wide characters take two)."""
-    import unicodedata
 
     return sum(
         0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
@@ -299,8 +298,6 @@ class StatusLine:
 
 
 def _terminal_width(stream: Any) -> int:
-    import shutil
-
     try:
         columns = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):

@@ -6,21 +6,47 @@ client and no retries: `GET /v1/models`; when that path does not exist (404), or
 model is not in the list, a tiny streamed `POST /v1/responses` (16 output tokens) with the
 model. A failure is explained in the words the server uses (DESIGN §8), with where to fix it.
 When the endpoint works, it reports which compaction strategies and which `apply_patch`
-forms work there (`commands/capabilities.py`), and what the server will use.
+forms work there (`cli/capabilities.py`), and what the server will use.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+import asyncio
+import contextlib
+import dataclasses
+import os
+from typing import Any
 
-from responses_lsp.commands.console import EXIT_CODES_HELP, model_argument, url_argument
-
-if TYPE_CHECKING:
-    from responses_lsp.api.client import ResponsesClient
-    from responses_lsp.commands.console import CommandError
-    from responses_lsp.errors import ResponsesLspError
-    from responses_lsp.settings import ResolvedSettings
+from responses_lsp.api.client import ClientConfig, ResponsesClient, api_root, endpoint
+from responses_lsp.api.events import OutputTextDelta
+from responses_lsp.api.requests import ResponseRequest
+from responses_lsp.cli.capabilities import compaction_probes, tool_form_probes
+from responses_lsp.cli.console import (
+    EXIT_API,
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    CommandError,
+    guarded,
+    model_argument,
+    say,
+    url_argument,
+)
+from responses_lsp.errors import (
+    ApiConnectionError,
+    ApiStatusError,
+    ApiTimeoutError,
+    AuthenticationError,
+    InvalidBaseUrl,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseIncomplete,
+    ResponsesLspError,
+    ServerError,
+)
+from responses_lsp.redaction import mask
+from responses_lsp.settings import ResolvedSettings, check_base_url, resolve_settings
 
 TINY_OUTPUT_TOKENS = 16
 """`max_output_tokens` of the test request (the API's minimum)."""
@@ -51,23 +77,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from responses_lsp.commands.console import guarded
-
     return guarded("check", args.verbose, lambda: asyncio.run(_check(args)))
 
 
 async def _check(args: argparse.Namespace) -> int:
-    import dataclasses
-    import os
-
-    from responses_lsp.api.client import ClientConfig, ResponsesClient, api_root, endpoint
-    from responses_lsp.commands.console import EXIT_API, EXIT_OK, CommandError, say
-    from responses_lsp.errors import InvalidBaseUrl
-    from responses_lsp.redaction import mask
-    from responses_lsp.settings import check_base_url, resolve_settings
-
     overrides: dict[str, Any] = {}
     if args.base_url is not None:
         overrides["baseUrl"] = args.base_url
@@ -140,9 +153,6 @@ async def _check(args: argparse.Namespace) -> int:
 
 
 async def _capabilities(client: ResponsesClient, apply_patch_form: str) -> None:
-    from responses_lsp.commands.capabilities import compaction_probes, tool_form_probes
-    from responses_lsp.commands.console import say
-
     say("compaction (tried in this order; the first that works is used):")
     probes = await compaction_probes(client)
     for probe in probes:
@@ -165,10 +175,6 @@ async def _capabilities(client: ResponsesClient, apply_patch_form: str) -> None:
 
 
 async def _probe(client: ResponsesClient, resolved: ResolvedSettings) -> None:
-    from responses_lsp.api.client import endpoint
-    from responses_lsp.commands.console import say
-    from responses_lsp.errors import NotFoundError, ResponsesLspError
-
     config = client.config
     models_url = endpoint(config.base_url, "models")
     try:
@@ -188,14 +194,6 @@ async def _probe(client: ResponsesClient, resolved: ResolvedSettings) -> None:
 
 
 async def _tiny_request(client: ResponsesClient, resolved: ResolvedSettings) -> None:
-    import contextlib
-
-    from responses_lsp.api.client import endpoint
-    from responses_lsp.api.events import OutputTextDelta
-    from responses_lsp.api.requests import ResponseRequest
-    from responses_lsp.commands.console import say
-    from responses_lsp.errors import ResponseIncomplete, ResponsesLspError
-
     config = client.config
     url = endpoint(config.base_url, "responses")
     request = ResponseRequest(
@@ -220,17 +218,6 @@ async def _tiny_request(client: ResponsesClient, resolved: ResolvedSettings) -> 
 
 def explain(error: ResponsesLspError, resolved: ResolvedSettings, call: str) -> CommandError:
     """The error as the user should read it (DESIGN §8), with where to fix it."""
-    from responses_lsp.commands.console import EXIT_API, CommandError
-    from responses_lsp.errors import (
-        ApiConnectionError,
-        ApiStatusError,
-        ApiTimeoutError,
-        AuthenticationError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        ServerError,
-    )
 
     settings = resolved.settings
     message = error.user_message()

@@ -13,17 +13,53 @@ and tokens/s; elsewhere the new text is printed as it arrives. Then a coloured d
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import re
+import shutil
 import sys
+import tempfile
+import time
+from importlib.resources import files
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from responses_lsp.commands.console import EXIT_CODES_HELP, Style, plural
+from lsprotocol import types as t
 
-if TYPE_CHECKING:
-    from responses_lsp.commands.lsp_client import Progress
+from responses_lsp.api.client import endpoint
+from responses_lsp.cli.console import (
+    EXIT_API,
+    EXIT_CODES_HELP,
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandError,
+    Rate,
+    StatusLine,
+    Style,
+    clip,
+    display_width,
+    guarded,
+    is_terminal,
+    job_error,
+    note,
+    paint_diff,
+    plural,
+    say,
+    unified_diff,
+    use_color,
+)
+from responses_lsp.cli.demo_serve import DEMO_KEY, serve
+from responses_lsp.cli.lsp_client import (
+    Callbacks,
+    EditorSession,
+    LspClientError,
+    Progress,
+    ServerExited,
+)
+from responses_lsp.loopback import LoopbackServer, Reply
+from responses_lsp.redaction import mask
+from responses_lsp.settings import resolve_settings
 
-DEMO_KEY = "sk-demo-loopback-not-a-real-key"
-"""The key the demo's loopback server expects (it is not a secret)."""
 DEFAULT_SPEED = 200.0
 ACTION = "refactor-to-async"
 EXAMPLE = "weather.py"
@@ -82,29 +118,16 @@ def _positive(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from responses_lsp.commands.console import guarded
-
     if args.serve:
-        from responses_lsp.commands.demo_serve import serve
-
         return guarded("demo", args.verbose, lambda: serve(args))
     return guarded("demo", args.verbose, lambda: asyncio.run(_demo(args)))
 
 
 def _bundled(name: str) -> str:
-    from importlib.resources import files
-
     return files("responses_lsp").joinpath("demo", name).read_text(encoding="utf-8")
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
-
-    from responses_lsp.commands.console import EXIT_OK, say, use_color
-
     original = _bundled(EXAMPLE + ".txt")
     style = Style(use_color(sys.stdout, args.no_color))
     with tempfile.TemporaryDirectory(prefix="responses-lsp-demo-") as tmp:
@@ -117,8 +140,6 @@ async def _demo(args: argparse.Namespace) -> int:
             _intro_real(style)
             final = await _watch(args, root, path, original, env, {}, style)
         else:
-            from responses_lsp.loopback import LoopbackServer, Reply
-
             scripted = _bundled("weather_async.py.txt")
             reply = Reply.text(scripted, fence="python", pace_tps=args.speed)
             with LoopbackServer(expected_key=DEMO_KEY, default=reply) as api:
@@ -136,8 +157,6 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def _intro_scripted(style: Style, speed: float) -> None:
-    from responses_lsp.commands.console import say
-
     say(style("responses-lsp demo", "bold") + " — the model's reply is scripted.")
     say(
         f"A local loopback server plays a recorded answer at ~{speed:g} tokens/s: "
@@ -149,10 +168,6 @@ def _intro_scripted(style: Style, speed: float) -> None:
 
 def _intro_real(style: Style) -> None:
     """Say which endpoint answers (the settings come from the environment, as for `apply`)."""
-    from responses_lsp.api.client import endpoint
-    from responses_lsp.commands.console import EXIT_API, CommandError, say
-    from responses_lsp.redaction import mask
-    from responses_lsp.settings import resolve_settings
 
     resolved = resolve_settings()
     settings = resolved.settings
@@ -178,25 +193,6 @@ async def _watch(
     style: Style,
 ) -> str:
     """Run the action in a real server and draw the document as it changes; the final text."""
-    import time
-
-    from lsprotocol import types as t
-
-    from responses_lsp.commands.console import (
-        EXIT_FAILURE,
-        CommandError,
-        job_error,
-        note,
-        paint_diff,
-        say,
-        unified_diff,
-    )
-    from responses_lsp.commands.lsp_client import (
-        Callbacks,
-        EditorSession,
-        LspClientError,
-        ServerExited,
-    )
 
     view = LiveView(sys.stdout, style, original, title=f"{EXAMPLE} — Refactor to async (AI)")
     callbacks = Callbacks(
@@ -264,8 +260,6 @@ class LiveView:
     """
 
     def __init__(self, out: IO[str], style: Style, original: str, *, title: str) -> None:
-        from responses_lsp.commands.console import Rate, StatusLine, is_terminal
-
         self.out = out
         self.style = style
         self.original = original
@@ -301,8 +295,6 @@ class LiveView:
             self._print_new()
 
     def progress(self, progress: Progress) -> None:
-        import re
-
         if progress.kind == "end":
             return
         message = progress.message or progress.title
@@ -367,8 +359,6 @@ class LiveView:
         self._printed = new
 
     def _status_text(self) -> str:
-        from responses_lsp.commands.console import plural
-
         parts = [self.state]
         if self.rate.tokens:
             parts.append(plural(self.rate.tokens, "token"))
@@ -379,9 +369,6 @@ class LiveView:
         return " · ".join(parts)
 
     def _draw(self, force: bool = False) -> None:
-        import shutil
-        import time
-
         now = time.monotonic()
         if not force and now - self._drawn_at < FRAME_INTERVAL:
             return
@@ -414,7 +401,6 @@ def render_frame(
     """One frame of the live view: a title, numbered lines around the end of the new text
     (new text bright, the original below it dim), and the status line; at most `rows` lines,
     none wider than `cols` columns."""
-    from responses_lsp.commands.console import clip, display_width
 
     new_lines = new.split("\n")
     old_lines = old.split("\n") if old else []
