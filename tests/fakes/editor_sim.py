@@ -128,6 +128,7 @@ class Simulation:
         self.tick = 5  # Neovim's changedtick after loading
         self.pending_changes: list[dict[str, Any]] = []
         self.last_sent_text = text  # diff / full clients: the text the server was told of
+        self.last_sent_version = self.version
         self.flush_at: float | None = None
         self.last_flush: float | None = None
         self.flush_token = 0
@@ -408,8 +409,11 @@ class Simulation:
         version = self.version
         if self.client in ("diff", "full"):
             text = self.buffer.text
-            if text == self.last_sent_text:
+            if text == self.last_sent_text and version == self.last_sent_version:
                 return
+            # A change that left the text as it was (a line break replaced by a line
+            # break) still moved the version: the notification goes out, an empty diff.
+            self.last_sent_version = version
             before, self.last_sent_text = self.last_sent_text, text
             if self.client == "full":
                 change: dict[str, Any] = {"full": True, "text": text}

@@ -45,11 +45,13 @@ FRAME = (PREFIX, SUFFIX, USER)
 # misattributes text in corner cases (ENGINE_CLIENTS=vscode,nvim,eglot,diff,full runs it).
 # "eglot" is eglot 1.9 (Emacs 28: version bumped per change, no clientInfo); "eglot17" is
 # eglot 1.17 (Emacs 30: version bumped once per didChange it sends; clientInfo "Eglot").
-CLIENTS = os.environ.get("ENGINE_CLIENTS", "vscode,nvim,eglot,eglot17").split(",")
+CLIENTS = os.environ.get("ENGINE_CLIENTS", "vscode,nvim,eglot,eglot17,diff,full").split(",")
 # Clients whose user types inside the window between an edit's send and its application.
 # Merging clients (eglot, diff, full) are left out: there the engine still loses track in
 # corner cases (see the issue-10 note), so they type at random moments only.
-WINDOW_CLIENTS = ("vscode", "nvim")
+WINDOW_CLIENTS = tuple(
+    os.environ.get("ENGINE_WINDOW", "vscode,nvim,eglot,eglot17,diff,full").split(",")
+)
 
 
 @dataclass
