@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,6 +53,11 @@ CLIENTS = os.environ.get("ENGINE_CLIENTS", "vscode,nvim,eglot,eglot17,diff,full"
 WINDOW_CLIENTS = tuple(
     os.environ.get("ENGINE_WINDOW", "vscode,nvim,eglot,eglot17,diff,full").split(",")
 )
+
+
+# Examples run, and the unprotectable deletions each of the others met (see the oracle).
+EXAMPLES: list[str] = []
+UNPROTECTABLE: list[int] = []
 
 
 @dataclass
@@ -282,6 +288,7 @@ def _is_subsequence(small: str, big: str) -> bool:
 @given(scenarios())
 def test_invariants_hold_for_any_stream_and_typing(case: dict[str, object]) -> None:
     sim, shadow = _run(case)
+    EXAMPLES.append(str(case["client"]))
     start, end = case["region"]  # type: ignore[misc]
     original = str(case["text"])[start:end]
     output = str(case["output"])
@@ -294,6 +301,14 @@ def test_invariants_hold_for_any_stream_and_typing(case: dict[str, object]) -> N
     assert sim.job.done, sim.job.phase
     assert sim.job.strays == []
     outcome = sim.job.outcome
+    if sim.unprotectable:
+        # A deletion no version protected hit other text than the engine meant: the user
+        # typed after the engine computed it and before it learned of the keystroke (see
+        # `Simulation.client_apply`). No server can prevent that, so no outcome is owed
+        # past I4 and a finished job; how often it happens is bounded in
+        # test_unprotectable_deletions_are_rare.
+        UNPROTECTABLE.append(sim.unprotectable)
+        return
     if outcome is Outcome.APPLIED:
         # I1-I3: everything outside the region is exactly the frame; the region holds
         # exactly the complete output, at the region's place.
@@ -319,6 +334,15 @@ def test_invariants_hold_for_any_stream_and_typing(case: dict[str, object]) -> N
         # With exact echoes every character but a line break can be attributed: the
         # engine never deleted one it did not own.
         assert [v for v in sim.violations if "'\\n'" not in v and "'\\r'" not in v] == [], trace
+
+
+def test_unprotectable_deletions_are_rare() -> None:
+    """The escape hatch of the oracle stays an exception: a deletion hit by a keystroke the
+    engine could not know of happens in a few examples in a hundred, not routinely (which
+    would mean the engine sends its deletions while the user is typing)."""
+    if len(EXAMPLES) < 200:
+        pytest.skip("runs after the property test (needs its examples)")
+    assert len(UNPROTECTABLE) <= 0.03 * len(EXAMPLES), (len(UNPROTECTABLE), len(EXAMPLES))
 
 
 def test_user_typing_above_the_region_in_neovim_is_repaired() -> None:

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 REJECTION_HOLD = 0.05
 """Seconds to wait after `applied: false` for the didChange that explains it."""
+USER_QUIET = 0.25
+"""Seconds without a change of the user's before an unprotected deletion goes out (see
+`_unprotected`): a client holding the keystrokes of a user still typing (Neovim debounces
+150 ms) would otherwise apply it to text the server has not seen."""
 REJECTIONS_BEFORE_UNVERSIONED = 4
 """Unexplained refusals of versioned edits (see `_refused`) after which versions are dropped."""
 MAX_REFUSALS = 8
@@ -91,6 +95,7 @@ class DocStreamer:
         self.hold_until = float("-inf")
         self._rejections = 0  # unexplained refusals since the last didChange
         self._quiet_since = clock()  # when the last didChange arrived (or the streamer began)
+        self._user_at = float("-inf")  # when the server last saw a change of the user's
         self._failures = 0  # refusals in a row (see `on_batch_end` for the ones forgiven)
         self._stale_refusals: list[int] = []  # versions of the versioned edits among them
         self.last_refusal = ""
@@ -407,6 +412,7 @@ class DocStreamer:
 
     def on_foreign(self, change: Change) -> None:
         """A change that is not ours: the user typing (or another tool)."""
+        self._user_at = self.clock()
         for job in self.jobs:
             self._map_strays(job, change)
             if job.done:
@@ -494,6 +500,10 @@ class DocStreamer:
             sent = self._next_for(job, now)
             if sent is None:
                 continue
+            if sent.intent != "insert" and self._unprotected() and now < self._user_at + USER_QUIET:
+                # A deletion no version protects waits for a pause in the user's typing.
+                self._due = self._user_at + USER_QUIET
+                continue
             not_before = max(self.last_send + self.flush_interval, self.hold_until)
             if now < not_before:
                 self._due = not_before
@@ -509,13 +519,16 @@ class DocStreamer:
         view.lines = list(self.doc.lines)
         for sent in self.pending:
             view.apply(view.make_change(sent.start, sent.end, sent.text))
-        version: int | None = None
+        return view, self._version()
+
+    def _version(self) -> int | None:
+        """The version the client will have once our pending edits apply (None: unknown)."""
         if self.versioned and (self.doc.version > 0 or self.open_version_is_real):
             if not self.version_late:
-                version = self.doc.version + len(self.pending)
-            elif not self.pending:  # otherwise unknown: unversioned, judged by its effect
-                version = self.doc.version
-        return view, version
+                return self.doc.version + len(self.pending)
+            if not self.pending:  # otherwise unknown: unversioned, judged by its effect
+                return self.doc.version
+        return None
 
     def _p_anchor(self, job: RegionJob) -> tuple[Pos, Pos, Pos]:
         start, mid, end = job.start, job.mid, job.end
@@ -575,7 +588,6 @@ class DocStreamer:
                     return None
                 if job.phase is Phase.FINALIZING and settled:
                     if mid < end:
-                        job.committing = True
                         return self._sent(job, "delete-original", mid, end, "", now)
                     job._finish(Outcome.APPLIED)
                 return None
@@ -627,7 +639,15 @@ class DocStreamer:
             sentinel=sentinel,
         )
 
+    def _unprotected(self) -> bool:
+        """Whether the next edit goes out with no version the client checks before
+        applying it (unversioned, or eglot 1.17's, whose version ignores unflushed changes):
+        it then lands wherever its positions point in the client's text."""
+        return self._version() is None or self.version_late
+
     def _emit(self, sent: Sent, now: float) -> OutgoingEdit:
+        if sent.intent == "delete-original" and sent.job.phase is Phase.FINALIZING:
+            sent.job.committing = True  # the final edit is on its way: too late to cancel
         view, version = self._predicted()
         sent.version = version
         sent.pinned = version is not None and not self.version_late
