@@ -93,6 +93,7 @@ class DocStreamer:
         self.outstanding: Sent | None = None
         self.last_send = float("-inf")
         self.hold_until = float("-inf")
+        self.quiet_until = float("-inf")  # nothing sent before (set by the driver)
         self._rejections = 0  # unexplained refusals since the last didChange
         self._quiet_since = clock()  # when the last didChange arrived (or the streamer began)
         self._user_at = float("-inf")  # when the server last saw a change of the user's
@@ -487,7 +488,7 @@ class DocStreamer:
         if self.outstanding is not None:
             return None
         now = self.clock()
-        not_before = max(self.last_send + self.flush_interval, self.hold_until)
+        not_before = max(self.last_send + self.flush_interval, self.hold_until, self.quiet_until)
         if now < not_before and self.active:
             # Inside the coalescing window nothing goes out: look again when it closes
             # (cheap: this runs for every streamed token).
@@ -504,7 +505,9 @@ class DocStreamer:
                 # A deletion no version protects waits for a pause in the user's typing.
                 self._due = self._user_at + USER_QUIET
                 continue
-            not_before = max(self.last_send + self.flush_interval, self.hold_until)
+            not_before = max(
+                self.last_send + self.flush_interval, self.hold_until, self.quiet_until
+            )
             if now < not_before:
                 self._due = not_before
                 return None
