@@ -79,6 +79,12 @@ class ResponsesProtocol(LanguageServerProtocol):
 
     _server: ResponsesLanguageServer
 
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        super()._send_response(msg_id, result, error)
+        # Keep our next edit out of the read that carries this answer (Emacs 28's jsonrpc
+        # loses sight of it otherwise: see EditDriver.after_reply).
+        self._server.driver.after_reply()
+
     @lsp_method(t.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: t.DidOpenTextDocumentParams) -> None:
         item = params.text_document

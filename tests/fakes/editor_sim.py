@@ -16,7 +16,9 @@ clients.md) or as the LSP allows:
   28) the version grows with every change and it sends no clientInfo.
 - "diff": each didChange is one minimal diff between the text it last sent and the text
   it has now; flushes at random moments (any partitioning of changes into notifications).
-- "full": like "diff" but sends the whole text (full sync).
+- "full": sends the whole text (full sync) in a didChange right after each change, as
+  Helix, kak-lsp and Sublime do, and ignores the version of an edit (legal for a client
+  that declares no `documentChanges`; modelled whatever we send).
 
 Any client may take a while to apply an edit it received (`apply_delay`), and the user's
 keystrokes can be timed inside that window (`on_edit` operations): unversioned edits then
@@ -128,6 +130,7 @@ class Simulation:
         self.tick = 5  # Neovim's changedtick after loading
         self.pending_changes: list[dict[str, Any]] = []
         self.last_sent_text = text  # diff / full clients: the text the server was told of
+        self.last_sent_version = self.version
         self.flush_at: float | None = None
         self.last_flush: float | None = None
         self.flush_token = 0
@@ -137,6 +140,13 @@ class Simulation:
         self.rejected_edits = 0
         self.received_edits = 0
         self.fragile = 0  # deletions no version protects, sent and not applied yet
+        # Deletions no version protected that the client applied to other text than the
+        # server meant, because the user had typed something the server had not seen yet
+        # when it sent them (see `client_apply`): what no server can prevent.
+        self.unprotectable = 0
+        self.user_changes = 0  # the user's changes made at the client
+        self.user_changes_seen = 0  # ... and how many of them the server had been told of
+        self._sent_knowing: dict[int, tuple[int, str]] = {}
         self.did_changes = 0
         self.on_edit: dict[int, list[Callable[[], None]]] = {}
         # server side
@@ -191,6 +201,8 @@ class Simulation:
         if edit is not None:
             if self._fragile(edit):
                 self.fragile += 1
+            old = self.streamer.pending[-1].old  # the text the server means it to replace
+            self._sent_knowing[edit.sent_id] = (self.user_changes_seen, old)
             self._to_client(lambda e=edit: self.client_receive(e))  # type: ignore[misc]
         wake = self.streamer.wake_at()
         if wake is not None:
@@ -206,7 +218,10 @@ class Simulation:
         self.streamer.on_ack(sent_id, applied)
         self.server_pump()
 
-    def server_did_change(self, version: int, changes: list[dict[str, Any]]) -> None:
+    def server_did_change(
+        self, version: int, changes: list[dict[str, Any]], user_changes: int
+    ) -> None:
+        self.user_changes_seen = max(self.user_changes_seen, user_changes)
         events: list[ContentChange] = [
             (None, ch["text"]) if ch.get("full") else ((ch["start"], ch["end"]), ch["text"])
             for ch in changes
@@ -270,9 +285,11 @@ class Simulation:
         return (line, self.encoding.to_client(full, len(lines[-1])))
 
     def _fragile(self, edit: OutgoingEdit) -> bool:
-        """A deletion that no version protects: unversioned, or for eglot 1.17, whose
-        version does not change until it flushes (a keystroke moves the text under it)."""
-        return edit.intent != "insert" and (edit.version is None or self.late_bump)
+        """A deletion that no version protects: unversioned, sent to the full-sync client
+        (which ignores versions), or for eglot 1.17, whose version does not change until it
+        flushes (a keystroke moves the text under it)."""
+        ignored = edit.version is None or self.late_bump or self.client == "full"
+        return edit.intent != "insert" and ignored
 
     def client_receive(self, edit: OutgoingEdit) -> None:
         """An applyEdit request reaches the client; it applies it after `apply_delay`."""
@@ -322,6 +339,15 @@ class Simulation:
             "retract": {OURS},
             "revert": {OURS},
         }[edit.intent]
+        seen, meant = self._sent_knowing.pop(edit.sent_id, (self.user_changes, ""))
+        if self._fragile(edit) and self.user_changes > seen:
+            text = "".join(ch for ch, _ in deleted)
+            if text != meant or any(tag not in allowed for _, tag in deleted):
+                # Positions computed before the server knew of the user's latest change,
+                # applied with no version check: the deletion hits other text. No server
+                # can prevent it (whatever it waits for, a keystroke can always happen
+                # after it computes the edit and before its didChange arrives).
+                self.unprotectable += 1
         for ch, tag in deleted:
             if tag not in allowed:
                 self.violations.append(
@@ -336,6 +362,7 @@ class Simulation:
         self._to_server(lambda: self.server_ack(edit.sent_id, True))
 
     def user_edit(self, start: int, end: int, text: str) -> None:
+        self.user_changes += 1
         start = max(0, min(start, len(self.buffer.chars)))
         end = max(start, min(end, len(self.buffer.chars)))
         # never split a CRLF pair
@@ -350,7 +377,8 @@ class Simulation:
         if self.client == "vscode":
             self.version += 1
             version = self.version
-            self._to_server(lambda: self.server_did_change(version, [change]))
+            users = self.user_changes
+            self._to_server(lambda: self.server_did_change(version, [change], users))
             return
         if self.client == "nvim":
             self.tick += 1
@@ -370,7 +398,12 @@ class Simulation:
             self._schedule_flush(self.flush_delay[1])  # idle timer: restarted by every change
             return
         self.version += 1
-        # diff / full: the notification carries whatever changed since the last one; it goes
+        if self.client == "full":
+            # Full-sync clients (Helix, Kakoune's kak-lsp, Sublime) send the notification
+            # right after each change, before handling anything else.
+            self._flush(self.flush_token)
+            return
+        # diff: the notification carries whatever changed since the last one; it goes
         # out at a random moment (at once, soon, or later), so any partitioning happens.
         roll = self.rng.random()
         if roll < 0.3:
@@ -408,15 +441,19 @@ class Simulation:
         version = self.version
         if self.client in ("diff", "full"):
             text = self.buffer.text
-            if text == self.last_sent_text:
+            if text == self.last_sent_text and version == self.last_sent_version:
                 return
+            # A change that left the text as it was (a line break replaced by a line
+            # break) still moved the version: the notification goes out, an empty diff.
+            self.last_sent_version = version
             before, self.last_sent_text = self.last_sent_text, text
             if self.client == "full":
                 change: dict[str, Any] = {"full": True, "text": text}
             else:
                 change = self._diff_change(before, text)
             self.did_changes += 1
-            self._to_server(lambda: self.server_did_change(version, [change]))
+            users = self.user_changes
+            self._to_server(lambda: self.server_did_change(version, [change], users))
             return
         if not self.pending_changes:
             return
@@ -426,7 +463,8 @@ class Simulation:
             version = self.version
         self.last_flush = self.now
         self.did_changes += 1
-        self._to_server(lambda: self.server_did_change(version, changes))
+        users = self.user_changes
+        self._to_server(lambda: self.server_did_change(version, changes, users))
 
     def _diff_change(self, before: str, after: str) -> dict[str, Any]:
         start, end, text = minimal_diff(before, after)

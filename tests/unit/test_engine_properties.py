@@ -1,16 +1,18 @@
 """Property: whatever the chunking, the client, the encoding and the user's typing, the
 edit engine keeps DESIGN's invariants I1-I4 on the final document.
 
-Each example simulates one job against a VS Code-like client (rejects stale versions), a
-Neovim-like one (silently skips stale versions answering `applied: true`, debounces
-didChange by 150 ms, reports changes as minimal diffs; with or without versioned edits) or
-an eglot-like one (flushes late, merges consecutive changes into one, answers a stale
-version with an error), with a user typing before, inside or after the region at random
-moments or right inside the window between an edit's send and its application, a client
-that may take a while to apply an edit, any partitioning of changes into didChange
-notifications, crossed with chunking, cancel, retry and encodings
-(tests/fakes/editor_sim.py). The simulator also models a diff-based client and a full-sync
-client; ENGINE_CLIENTS selects the clients, ENGINE_EXAMPLES the number of examples.
+Each example simulates one job against one of six client models (tests/fakes/editor_sim.py):
+VS Code (rejects stale versions), Neovim (skips stale versions answering `applied: true`,
+debounces didChange by 150 ms, reports changes as minimal diffs; with or without versioned
+edits), eglot 1.9 and eglot 1.17 (flush late, merge consecutive changes, answer a stale
+version with an error; 1.17 bumps its version only when it flushes), a diff client (one
+minimal diff per notification, flushed at random moments: any partitioning) and a full-sync
+client (the whole text right after each change, versions ignored). The user types before,
+inside or after the region at random moments and, for every client, right inside the window
+between an edit's send and its application; the client may take a while to apply an edit;
+all of it crossed with chunking, cancel, retry and encodings. ENGINE_CLIENTS selects the
+clients (default: all six), ENGINE_EXAMPLES the number of examples (default 1200, about 200
+per client, a few seconds).
 
 The oracle is textual. A shadow of the document that only the user edits (the "frame":
 the original text outside the region plus what the user typed) is kept next to the
@@ -19,6 +21,22 @@ original, after a cancel) at the region's place. Line breaks are compared by cou
 rest character by character: an echo cannot tell which of two adjacent line breaks was
 inserted (at the end of one line or the start of the next), so their identity is blurred
 for the engine and for the oracle alike, while the text is the same.
+
+What no server can protect is exempt, and only that (`sim.fragile`, `sim.unprotectable`):
+a deletion that no version protects (unversioned; sent to the full-sync client, which
+ignores versions; or eglot 1.17's, whose version ignores unflushed changes) is applied
+wherever its positions point in the client's text. If the user typed before it and the
+server had not been told yet when it computed the deletion (the keystroke was unflushed,
+or its didChange in flight), the deletion hits other text. Proof that no server can avoid
+it: the wire before the deletion is the same whether or not that keystroke happened (it
+is not reported yet, and nothing is owed to the server for it), so the server sends the
+same positions in both worlds, and they cannot be right in both; waiting does not help,
+since the keystroke can come at any moment up to the send and a client may hold it for
+any time. So the user's keystrokes are held back while such a deletion is on its way
+(`sim.fragile`), and an example in which one still hits other text (`sim.unprotectable`)
+only owes I4 and a finished job; `test_unprotectable_deletions_are_rare` bounds how often
+that happens. The engine narrows the window: such a deletion waits for a pause of
+`USER_QUIET` in the user's typing (streamer.py).
 """
 
 from __future__ import annotations
@@ -26,6 +44,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,17 +58,19 @@ OUT_ALPHABET = "ABCDEF0123():=🚀"
 WORD = st.text(alphabet=DOC_ALPHABET, min_size=0, max_size=12)
 OUT_WORD = st.text(alphabet=OUT_ALPHABET, min_size=0, max_size=12)
 FRAME = (PREFIX, SUFFIX, USER)
-# "diff" (one minimal diff per didChange over everything since the last one) and "full"
-# (full sync, versions ignored) are modelled
-# in the simulator but not run here yet: with typing near the region the engine still
-# misattributes text in corner cases (ENGINE_CLIENTS=vscode,nvim,eglot,diff,full runs it).
 # "eglot" is eglot 1.9 (Emacs 28: version bumped per change, no clientInfo); "eglot17" is
 # eglot 1.17 (Emacs 30: version bumped once per didChange it sends; clientInfo "Eglot").
-CLIENTS = os.environ.get("ENGINE_CLIENTS", "vscode,nvim,eglot,eglot17").split(",")
-# Clients whose user types inside the window between an edit's send and its application.
-# Merging clients (eglot, diff, full) are left out: there the engine still loses track in
-# corner cases (see the issue-10 note), so they type at random moments only.
-WINDOW_CLIENTS = ("vscode", "nvim")
+CLIENTS = os.environ.get("ENGINE_CLIENTS", "vscode,nvim,eglot,eglot17,diff,full").split(",")
+# Clients whose user also types inside the window between an edit's send and its
+# application (all of them; ENGINE_WINDOW narrows it while debugging).
+WINDOW_CLIENTS = tuple(
+    os.environ.get("ENGINE_WINDOW", "vscode,nvim,eglot,eglot17,diff,full").split(",")
+)
+
+
+# Examples run, and the unprotectable deletions each of the others met (see the oracle).
+EXAMPLES: list[str] = []
+UNPROTECTABLE: list[int] = []
 
 
 @dataclass
@@ -273,13 +294,14 @@ def _is_subsequence(small: str, big: str) -> bool:
 
 
 @settings(
-    max_examples=int(os.environ.get("ENGINE_EXAMPLES", "500")),
+    max_examples=int(os.environ.get("ENGINE_EXAMPLES", "1200")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(scenarios())
 def test_invariants_hold_for_any_stream_and_typing(case: dict[str, object]) -> None:
     sim, shadow = _run(case)
+    EXAMPLES.append(str(case["client"]))
     start, end = case["region"]  # type: ignore[misc]
     original = str(case["text"])[start:end]
     output = str(case["output"])
@@ -292,11 +314,24 @@ def test_invariants_hold_for_any_stream_and_typing(case: dict[str, object]) -> N
     assert sim.job.done, sim.job.phase
     assert sim.job.strays == []
     outcome = sim.job.outcome
+    if sim.unprotectable:
+        # A deletion no version protected hit other text than the engine meant: the user
+        # typed after the engine computed it and before it learned of the keystroke (see
+        # `Simulation.client_apply`). No server can prevent that, so no outcome is owed
+        # past I4 and a finished job; how often it happens is bounded in
+        # test_unprotectable_deletions_are_rare.
+        UNPROTECTABLE.append(sim.unprotectable)
+        return
+    # A client that reports only the net effect (merged changes, diffs, full text) cannot
+    # say which side of a line break the user's typing went: typed "Y\n" at the start of
+    # the region's second line is "\nY" at the end of its first, the region's edge.
+    merged = case["client"] in ("eglot", "eglot17", "diff", "full") and shadow.breaks_typed
+    blurred = bool(shadow.blurred_ops) or bool(merged and shadow.inside_ops)
     if outcome is Outcome.APPLIED:
         # I1-I3: everything outside the region is exactly the frame; the region holds
         # exactly the complete output, at the region's place.
         expected = frame[: shadow.slot] + output + frame[shadow.slot :]
-        _same_text(text, expected, trace, blurred=bool(shadow.blurred_ops))
+        _same_text(text, expected, trace, blurred=blurred)
     elif outcome is Outcome.RESTORED:
         assert case["cancel_at"] is not None or shadow.inside_ops, trace
         if shadow.inside_ops:  # the user typed into the original: it stays theirs
@@ -304,11 +339,10 @@ def test_invariants_hold_for_any_stream_and_typing(case: dict[str, object]) -> N
             assert not set(_no_breaks(text)) & set(OUT_ALPHABET), trace
         else:
             expected = frame[: shadow.slot] + original + frame[shadow.slot :]
-            _same_text(text, expected, trace, blurred=bool(shadow.blurred_ops))
+            _same_text(text, expected, trace, blurred=blurred)
     elif outcome is Outcome.CONFLICT:
         # I5: only typing inside the region (or an ambiguous Neovim echo) stops a job;
         # the user's text is kept and nothing of ours is left outside the region.
-        merged = case["client"] in ("eglot", "eglot17", "diff", "full") and shadow.breaks_typed
         assert shadow.inside_ops or shadow.blurred_ops or case["nvim_shape"] or merged, trace
         assert _is_subsequence(_no_breaks(frame), _no_breaks(text)), trace
     else:  # pragma: no cover - no other outcome is possible here
@@ -317,6 +351,15 @@ def test_invariants_hold_for_any_stream_and_typing(case: dict[str, object]) -> N
         # With exact echoes every character but a line break can be attributed: the
         # engine never deleted one it did not own.
         assert [v for v in sim.violations if "'\\n'" not in v and "'\\r'" not in v] == [], trace
+
+
+def test_unprotectable_deletions_are_rare() -> None:
+    """The escape hatch of the oracle stays an exception: a deletion hit by a keystroke the
+    engine could not know of happens in a few examples in a hundred, not routinely (which
+    would mean the engine sends its deletions while the user is typing)."""
+    if len(EXAMPLES) < 200:
+        pytest.skip("runs after the property test (needs its examples)")
+    assert len(UNPROTECTABLE) <= 0.03 * len(EXAMPLES), (len(UNPROTECTABLE), len(EXAMPLES))
 
 
 def test_user_typing_above_the_region_in_neovim_is_repaired() -> None:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 SendEdit = Callable[["OutgoingEdit"], "Future[Any]"]
 
+REPLY_GAP = 0.05
+"""Seconds between our answer to a request and the next edit we send (see `after_reply`)."""
+
 
 def _applied(future: Future[Any]) -> tuple[bool, str]:
     """Whether the client applied the edit, and if not, why (its reason or its error)."""
@@ -71,6 +74,7 @@ class EditDriver:
         self.encoding = Encoding("utf-16")
         self.docs: dict[str, Document] = {}
         self.streamers: dict[str, DocStreamer] = {}
+        self._quiet_until = float("-inf")  # see `after_reply`
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._timer_at: dict[str, float] = {}
 
@@ -97,6 +101,23 @@ class EditDriver:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+
+    def after_reply(self) -> None:
+        """We just answered a request: no edit goes out for `REPLY_GAP` seconds.
+
+        Emacs 28's jsonrpc.el (eglot 1.9) reads the answer to a synchronous request (every
+        `M-x eglot-execute-command`, code-action menu, completion...) with a non-local exit
+        out of its process filter: whatever arrived in the same read after that answer is
+        left unparsed until more output comes. An applyEdit written right behind the
+        answer (the restoring edit of `responses-lsp-cancel`, about 1 run in 8) then sat in
+        Emacs' buffer while the server waited for its reply: nothing more was ever sent.
+        A short gap puts the edit in a later read. Harmless for every other client.
+        """
+        until = self.clock() + REPLY_GAP
+        self._quiet_until = until
+        for uri, streamer in list(self.streamers.items()):
+            streamer.quiet_until = max(streamer.quiet_until, until)
+            self._arm(uri, streamer)
 
     def get(self, uri: str) -> Document | None:
         return self.docs.get(uri)
@@ -144,6 +165,11 @@ class EditDriver:
                 version_late=self.version_late,
             )
             self.streamers[uri] = streamer
+        # The job starts while its request is being answered: its first edit too keeps
+        # `REPLY_GAP` from the answer (see `after_reply`).
+        streamer.quiet_until = max(
+            streamer.quiet_until, self._quiet_until, self.clock() + REPLY_GAP
+        )
         return streamer.add_job(start, end, keep_partial=keep_partial, job_id=job_id)
 
     def pump(self, uri: str) -> None:

@@ -98,7 +98,10 @@ def apply_did_change(
             if len(events) == 1 and version > doc.version and not streamer.version_late
             else None
         )
-        for kind, sent_index, span in decompose(doc, streamer, encoding, change, budget):
+        # The last content change of the notification holds whatever the client applied
+        # and acknowledged before it sent it: edits it certainly applied are in it.
+        last = index == len(events) - 1
+        for kind, sent_index, span in decompose(doc, streamer, encoding, change, budget, last):
             if kind == "ours":
                 if span is _NO_SPAN:  # where its positions point now
                     span = streamer.literal(streamer.pending[sent_index])
@@ -132,15 +135,24 @@ def decompose(
     encoding: Encoding,
     change: Change,
     budget: int | None = None,
+    last: bool = False,
 ) -> list[Piece]:
-    """Split one content change into our pending edits and the user's hunks (see module)."""
+    """Split one content change into our pending edits and the user's hunks (see module).
+
+    `last`: the change ends its didChange, so the edits the client certainly applied
+    (`DocStreamer.certainly_applied`) before sending it are in it, or were in earlier ones.
+    """
     index = streamer.match(change)
     if index is not None:
         return [("ours", index, _NO_SPAN)]
     one_line = change.start[0] == change.end[0] and not any(c in change.text for c in "\r\n")
     if one_line and not streamer.pending:  # plain typing: nothing to split or explain
         return [("user", -1, (change.start, change.end, change.text))]
-    return _with_pending(doc, streamer, encoding, change, budget)
+    must = 0 if last else -1
+    if last:
+        while must < len(streamer.pending) and streamer.certainly_applied(streamer.pending[must]):
+            must += 1
+    return _with_pending(doc, streamer, encoding, change, budget, must)
 
 
 def _changes(pieces: list[Piece]) -> int:
@@ -155,6 +167,7 @@ def _with_pending(
     encoding: Encoding,
     change: Change,
     budget: int | None,
+    must: int = 0,
 ) -> list[Piece]:
     starts = [streamer.pending.index(sent) for sent, _ in streamer.candidates()]
     window = _Window.around(doc, change, streamer.pending)
@@ -164,13 +177,20 @@ def _with_pending(
     # longest run of ours (the user's own change is usually small; ours are known).
     # On equal cost, the reading with more edits the client said it applied wins: a
     # client reports every change it made since its last didChange (see on_batch_end).
+    # A reading that leaves out an edit the client certainly applied is wrong whatever it
+    # costs: line breaks slide, so the user's typing can look cheaper without ours (the
+    # leftover edit would be "acknowledged but never applied", sent again, and delete the
+    # user's text). Such readings lose to any that keeps the first `must` pending edits.
     best, best_cost = window.user_only()
     best_acked = 0
+    best_covers = must <= 0
     for first in starts:
         run = streamer.pending[first : first + MAX_RUN]
         for count in range(len(run), 0, -1):
             seq = run[:count]
-            acked = sum(1 for sent in seq if sent.acked and sent.applied)
+            # (only for the change that ends its notification: before it, the client's
+            # acknowledged edits may as well be in the changes that follow)
+            acked = sum(1 for sent in seq if sent.acked and sent.applied) if must >= 0 else 0
             # On a tie the user's changes are taken as earlier than ours: the other
             # reading would put them inside the region next to our text (a conflict).
             for found in (
@@ -182,9 +202,10 @@ def _with_pending(
                 pieces, cost = found
                 if budget is not None and _changes(pieces) > budget:
                     continue
-                better = cost < best_cost or (cost == best_cost and acked > best_acked)
+                covers = must <= 0 or (first == 0 and count >= must)
+                better = (covers, -cost, acked) > (best_covers, -best_cost, best_acked)
                 if better and window.replays(encoding, pieces, streamer.pending):
-                    best, best_cost, best_acked = pieces, cost, acked
+                    best, best_cost, best_acked, best_covers = pieces, cost, acked, covers
                     if cost == 0:
                         return best
     if best_cost and starts:
@@ -193,9 +214,10 @@ def _with_pending(
         run = streamer.pending[starts[0] : starts[0] + MAX_RUN]
         for count in range(len(run), 0, -1):
             found = window.ours_inside(encoding, starts[0], run[:count])
+            covers = must <= 0 or (starts[0] == 0 and count >= must)
             if (
                 found is not None
-                and found[1] < best_cost
+                and (covers, -found[1]) > (best_covers, -best_cost)
                 and (budget is None or _changes(found[0]) <= budget)
                 and window.replays(encoding, found[0], streamer.pending)
             ):

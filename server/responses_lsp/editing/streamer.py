@@ -48,11 +48,15 @@ log = logging.getLogger(__name__)
 
 REJECTION_HOLD = 0.05
 """Seconds to wait after `applied: false` for the didChange that explains it."""
+USER_QUIET = 0.25
+"""Seconds without a change of the user's before an unprotected deletion goes out (see
+`_unprotected`): a client holding the keystrokes of a user still typing (Neovim debounces
+150 ms) would otherwise apply it to text the server has not seen."""
 REJECTIONS_BEFORE_UNVERSIONED = 4
+"""Unexplained refusals of versioned edits (see `_refused`) after which versions are dropped."""
 MAX_REFUSALS = 8
 """Edits refused (applied: false or an error) in a row, with no applied one in between,
-after which the jobs on the document stop (the first 4 also drop versions)."""
-"""Consecutive rejections with no didChange in between after which versions are dropped."""
+after which the jobs on the document stop."""
 
 
 class DocStreamer:
@@ -89,8 +93,12 @@ class DocStreamer:
         self.outstanding: Sent | None = None
         self.last_send = float("-inf")
         self.hold_until = float("-inf")
-        self._rejections = 0
-        self._failures = 0  # refusals in a row, whatever didChange came between
+        self.quiet_until = float("-inf")  # nothing sent before (set by the driver)
+        self._rejections = 0  # unexplained refusals since the last didChange
+        self._quiet_since = clock()  # when the last didChange arrived (or the streamer began)
+        self._user_at = float("-inf")  # when the server last saw a change of the user's
+        self._failures = 0  # refusals in a row (see `on_batch_end` for the ones forgiven)
+        self._stale_refusals: list[int] = []  # versions of the versioned edits among them
         self.last_refusal = ""
         self._ids = 0
         self._turn = 0
@@ -173,7 +181,16 @@ class DocStreamer:
     def on_batch_end(self) -> None:
         """After one didChange: edits acknowledged before it but not in it were skipped."""
         self._rejections = 0
+        self._quiet_since = self.clock()
         self.hold_until = float("-inf")
+        stale = [v for v in self._stale_refusals if v < self.doc.version]
+        if stale:
+            # Those versioned edits were refused because the client's text had moved on:
+            # this didChange proves it, so they say nothing against the client (a user
+            # typing through a stream must not make the job give up). A client refusing
+            # everything still stops after MAX_REFUSALS refusals no didChange explains.
+            self._failures -= len(stale)
+            self._stale_refusals = [v for v in self._stale_refusals if v >= self.doc.version]
         kept: list[Sent] = []
         for sent in self.pending:
             if sent.acked and sent.applied:
@@ -191,24 +208,42 @@ class DocStreamer:
                 sent.acked, sent.applied, sent.acked_at = True, applied, self.clock()
                 if applied:
                     self._failures = 0
+                    self._stale_refusals.clear()
                 else:
                     self.pending.remove(sent)
                     self._refused(sent, reason)
                 break
 
     def _refused(self, sent: Sent, reason: str) -> None:
-        """Back off after a refusal; give up after too many in a row (DESIGN I6)."""
+        """Back off after a refusal; give up after too many in a row (DESIGN I6).
+
+        A refused versioned edit usually means the client's version moved: the user typed
+        and the didChange saying so is on its way, or not sent yet (eglot and Neovim hold
+        their changes for an idle moment, and a user who keeps typing keeps them held).
+        Dropping versions then would send the next deletion unprotected against text the
+        server has not seen. So a refusal counts towards dropping versions only when the
+        server's own view cannot explain it: no didChange since the edit was sent, no edit
+        of ours applied but not yet echoed (its didChange is owed), and the document quiet
+        for `settle_timeout` (longer than any client holds its changes for an idle user).
+        Only a client whose versions are broken refuses then; the others are waited for.
+        """
         self._failures += 1
-        self._rejections += 1
+        if sent.version is not None:
+            self._stale_refusals.append(sent.version)
         self.last_refusal = reason or "the editor did not apply the edit"
         now = self.clock()
-        if self.doc.changes_received > sent.changes_before:
+        explained = self.doc.changes_received > sent.changes_before
+        if explained:
             # The didChange that explains it (the user typed; a stale version) is here
             # already: try again at once, against the text as it is now.
             self.hold_until = now
         else:
             backoff = REJECTION_HOLD * 2 ** min(self._failures - 1, 3)
             self.hold_until = now + backoff
+        owed = any(s.acked and s.applied for s in self.pending)
+        quiet = now - self._quiet_since >= self.settle_timeout
+        if sent.version is not None and not explained and not owed and quiet:
+            self._rejections += 1
         if self._rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
             log.warning("client keeps rejecting versioned edits; sending unversioned edits")
             self.versioned = False
@@ -233,6 +268,15 @@ class DocStreamer:
             self._log(job, job.failure)
             job._finish(Outcome.FAILED)
         self.pending.clear()
+
+    def certainly_applied(self, sent: Sent) -> bool:
+        """Whether the client's `applied: true` for `sent` proves its effect is in the
+        text: always, but for Neovim's versioned edits (it skips one older than its
+        buffer and still answers `applied: true`; Neovim is the client whose didOpen
+        version is not real, see `open_version_is_real`)."""
+        if not (sent.acked and sent.applied):
+            return False
+        return sent.version is None or self.open_version_is_real
 
     def literal(self, sent: Sent) -> tuple[Pos, Pos, str]:
         """Where `sent` lands if applied to the document as it is now (the client applies
@@ -369,6 +413,7 @@ class DocStreamer:
 
     def on_foreign(self, change: Change) -> None:
         """A change that is not ours: the user typing (or another tool)."""
+        self._user_at = self.clock()
         for job in self.jobs:
             self._map_strays(job, change)
             if job.done:
@@ -409,6 +454,23 @@ class DocStreamer:
             now >= s.acked_at + self.settle_timeout for s in self.pending
         )
 
+    def _expire_skipped(self, now: float) -> None:
+        """Neovim's versioned edits answered `applied: true` and still unechoed after
+        `settle_timeout` were skipped (it debounces didChange by 150 ms, so an applied one
+        would have been reported by now): they are sent again, computed afresh. Trusting
+        the answer instead would place the next edit on text the client does not have."""
+        if self.outstanding is not None or not self.pending:
+            return
+        if not all(s.acked and now >= s.acked_at + self.settle_timeout for s in self.pending):
+            return
+        kept: list[Sent] = []
+        for sent in self.pending:
+            if sent.acked and sent.applied and not self.certainly_applied(sent):
+                self._log(sent.job, f"edit {sent.id} acknowledged but never echoed; resending")
+            else:
+                kept.append(sent)
+        self.pending = kept
+
     def wake_at(self) -> float | None:
         """When `poll()` may have something to send that it held back (None: wait for input)."""
         if self.outstanding is not None:
@@ -426,19 +488,26 @@ class DocStreamer:
         if self.outstanding is not None:
             return None
         now = self.clock()
-        not_before = max(self.last_send + self.flush_interval, self.hold_until)
+        not_before = max(self.last_send + self.flush_interval, self.hold_until, self.quiet_until)
         if now < not_before and self.active:
             # Inside the coalescing window nothing goes out: look again when it closes
             # (cheap: this runs for every streamed token).
             self._due = not_before
             return None
+        self._expire_skipped(now)
         live = [job for job in self.jobs if not job.done]
         for step in range(len(live)):
             job = live[(self._turn + step) % len(live)]
             sent = self._next_for(job, now)
             if sent is None:
                 continue
-            not_before = max(self.last_send + self.flush_interval, self.hold_until)
+            if sent.intent != "insert" and self._unprotected() and now < self._user_at + USER_QUIET:
+                # A deletion no version protects waits for a pause in the user's typing.
+                self._due = self._user_at + USER_QUIET
+                continue
+            not_before = max(
+                self.last_send + self.flush_interval, self.hold_until, self.quiet_until
+            )
             if now < not_before:
                 self._due = not_before
                 return None
@@ -453,13 +522,16 @@ class DocStreamer:
         view.lines = list(self.doc.lines)
         for sent in self.pending:
             view.apply(view.make_change(sent.start, sent.end, sent.text))
-        version: int | None = None
+        return view, self._version()
+
+    def _version(self) -> int | None:
+        """The version the client will have once our pending edits apply (None: unknown)."""
         if self.versioned and (self.doc.version > 0 or self.open_version_is_real):
             if not self.version_late:
-                version = self.doc.version + len(self.pending)
-            elif not self.pending:  # otherwise unknown: unversioned, judged by its effect
-                version = self.doc.version
-        return view, version
+                return self.doc.version + len(self.pending)
+            if not self.pending:  # otherwise unknown: unversioned, judged by its effect
+                return self.doc.version
+        return None
 
     def _p_anchor(self, job: RegionJob) -> tuple[Pos, Pos, Pos]:
         start, mid, end = job.start, job.mid, job.end
@@ -519,7 +591,6 @@ class DocStreamer:
                     return None
                 if job.phase is Phase.FINALIZING and settled:
                     if mid < end:
-                        job.committing = True
                         return self._sent(job, "delete-original", mid, end, "", now)
                     job._finish(Outcome.APPLIED)
                 return None
@@ -571,7 +642,15 @@ class DocStreamer:
             sentinel=sentinel,
         )
 
+    def _unprotected(self) -> bool:
+        """Whether the next edit goes out with no version the client checks before
+        applying it (unversioned, or eglot 1.17's, whose version ignores unflushed changes):
+        it then lands wherever its positions point in the client's text."""
+        return self._version() is None or self.version_late
+
     def _emit(self, sent: Sent, now: float) -> OutgoingEdit:
+        if sent.intent == "delete-original" and sent.job.phase is Phase.FINALIZING:
+            sent.job.committing = True  # the final edit is on its way: too late to cancel
         view, version = self._predicted()
         sent.version = version
         sent.pinned = version is not None and not self.version_late
