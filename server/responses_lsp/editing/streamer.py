@@ -152,6 +152,10 @@ class DocStreamer:
                 # nothing after an unversioned edit can come back before it does.
                 break
             out.append((sent, self.literal(sent)))
+            if self.certainly_applied(sent):
+                # Applied for sure, so never skipped: nothing after it comes back first
+                # (a blank line that looks like a later edit of ours is not that edit).
+                break
         return out
 
     def match(self, change: Change) -> int | None:
@@ -341,7 +345,7 @@ class DocStreamer:
             self._map_strays(other, change, skip=sent.stray)
         if sent.intent == "insert":
             body = sent.text[: len(sent.text) - len(sent.sentinel)]
-            job.have += body
+            job.have_text.append(body)
             job.end = map_through(job.end, change, stick_right=True)
             job.mid = extent(change.start, body)
             if sent.sentinel:
@@ -518,6 +522,8 @@ class DocStreamer:
 
     def _predicted(self) -> tuple[Document, int | None]:
         """The text the client will have once our pending edits apply, and its version."""
+        if not self.pending:  # the common case while streaming: the document itself
+            return self.doc, self._version()
         view = Document(self.doc.uri, "", self.doc.version)
         view.lines = list(self.doc.lines)
         for sent in self.pending:
@@ -546,6 +552,14 @@ class DocStreamer:
                 end = map_through(end, change, stick_right=False)
         return start, mid, end
 
+    def _have_len(self, job: RegionJob) -> int:
+        """len(_have_p(job)), without joining it."""
+        return len(job.have_text) + sum(
+            len(s.text) - len(s.sentinel)
+            for s in self.pending
+            if s.job is job and s.intent == "insert"
+        )
+
     def _have_p(self, job: RegionJob) -> str:
         return job.have + "".join(
             s.text[: len(s.text) - len(s.sentinel)]
@@ -567,17 +581,26 @@ class DocStreamer:
                 job._finish(Outcome.CONFLICT)
             return None
         start, mid, end = self._p_anchor(job)
-        have = self._have_p(job)
         if job.phase in (Phase.STREAMING, Phase.FINALIZING):
-            if job.target.startswith(have):
-                piece = job.target[len(have) :]
+            # The token path: while the output only grew at its end since `have` was seen
+            # to be a prefix of it, the next piece is its tail (O(piece), no re-join and no
+            # prefix comparison of the whole output; issue 14). Otherwise compare in full.
+            have_len = self._have_len(job)
+            if job.appended_only and have_len <= len(job.target_text):
+                prefix = True
+            else:
+                have = self._have_p(job)
+                prefix = job.target.startswith(have)
+                job.appended_only = prefix and job.phase is Phase.STREAMING
+            if prefix:
+                piece = job.target_text.tail(have_len)
                 if piece.endswith("\r") and job.phase is Phase.STREAMING:
                     piece = piece[:-1]  # never split a CRLF pair across two edits
                 if piece:
                     sentinel = ""
                     if (
                         job.phase is Phase.STREAMING
-                        and not have
+                        and not have_len
                         and job.sentinel is None
                         and mid < end
                         and mid[1] == 0
@@ -587,7 +610,7 @@ class DocStreamer:
                     return self._sent(
                         job, "insert", mid, mid, piece + sentinel, now, sentinel=sentinel
                     )
-                if len(job.target) > len(have):
+                if len(job.target_text) > have_len:
                     return None
                 if job.phase is Phase.FINALIZING and settled:
                     if mid < end:
@@ -596,6 +619,7 @@ class DocStreamer:
                 return None
             if not settled:
                 return None
+            have = self._have_p(job)
             keep = common_prefix(have, job.target)
             if 0 < keep < len(have) and have[keep - 1] == "\r" and have[keep] == "\n":
                 keep -= 1  # a position cannot fall inside a CRLF pair
