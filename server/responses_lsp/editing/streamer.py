@@ -95,6 +95,8 @@ class DocStreamer:
         self.hold_until = float("-inf")
         self.quiet_until = float("-inf")  # nothing sent before (set by the driver)
         self._rejections = 0  # unexplained refusals since the last didChange
+        self._insert_rejections = 0  # refusals of versioned edits since the last didChange
+        self.loose_inserts = False  # streamed inserts go unversioned (see `_refused`)
         self._quiet_since = clock()  # when the last didChange arrived (or the streamer began)
         self._user_at = float("-inf")  # when the server last saw a change of the user's
         self._failures = 0  # refusals in a row (see `on_batch_end` for the ones forgiven)
@@ -185,6 +187,7 @@ class DocStreamer:
     def on_batch_end(self) -> None:
         """After one didChange: edits acknowledged before it but not in it were skipped."""
         self._rejections = 0
+        self._insert_rejections = 0
         self._quiet_since = self.clock()
         self.hold_until = float("-inf")
         stale = [v for v in self._stale_refusals if v < self.doc.version]
@@ -230,6 +233,11 @@ class DocStreamer:
         of ours applied but not yet echoed (its didChange is owed), and the document quiet
         for `settle_timeout` (longer than any client holds its changes for an idle user).
         Only a client whose versions are broken refuses then; the others are waited for.
+        Inserts are another matter: one that lands where the user's unreported typing moved
+        the text deletes nothing and is moved back (a stray), so after
+        `REJECTIONS_BEFORE_UNVERSIONED` refusals with no didChange between them the
+        streamed inserts go unversioned (eglot holds its changes while the user keeps
+        typing: without this the stream would stall and give up).
         """
         self._failures += 1
         if sent.version is not None:
@@ -246,6 +254,10 @@ class DocStreamer:
             self.hold_until = now + backoff
         owed = any(s.acked and s.applied for s in self.pending)
         quiet = now - self._quiet_since >= self.settle_timeout
+        if sent.version is not None:
+            self._insert_rejections += 1
+            if self._insert_rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
+                self.loose_inserts = True
         if sent.version is not None and not explained and not owed and quiet:
             self._rejections += 1
         if self._rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
@@ -676,6 +688,8 @@ class DocStreamer:
         if sent.intent == "delete-original" and sent.job.phase is Phase.FINALIZING:
             sent.job.committing = True  # the final edit is on its way: too late to cancel
         view, version = self._predicted()
+        if sent.intent == "insert" and self.loose_inserts:
+            version = None  # see `_refused`
         sent.version = version
         sent.pinned = version is not None and not self.version_late
         sent.client_start = view.to_client(self.encoding, sent.start)
