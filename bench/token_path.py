@@ -25,9 +25,8 @@ from common import SERVER_DIR, Timer, mmm, update_section, verdict
 sys.path.insert(0, str(SERVER_DIR))
 from responses_lsp.editing.document import Document, Encoding
 from responses_lsp.editing.echo import apply_did_change
-from responses_lsp.editing.job_region import RegionJob
 from responses_lsp.editing.sanitizer import SanitizerOptions, StreamSanitizer
-from responses_lsp.editing.streamer import DocStreamer, Outcome
+from responses_lsp.editing.streamer import DocStreamer, Outcome, RegionJob
 
 SIZES_KB = (40, 400)
 TOKEN_S = 0.004  # virtual seconds between tokens (250 tokens/s); edits every 16 ms
