@@ -20,11 +20,7 @@ from lsprotocol import types as t
 from responses_lsp.editing.driver import REPLY_GAP
 from tests.e2e.conftest import Session
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, SOURCE
-
-try:  # the fault DSL (Reply.stall) lives in tests/loopback since the loopback split
-    from tests.loopback import Reply
-except ImportError:  # before it
-    from responses_lsp.loopback import Reply  # type: ignore[assignment]
+from tests.loopback import Reply  # the fault DSL (Reply.stall)
 
 
 def _timestamp_edits(session: Session) -> list[tuple[float, str]]:
