@@ -10,6 +10,7 @@ first, compacted beforehand when the estimate crosses the threshold (the progres
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from responses_lsp.jobs.checks import without_lone_surrogates
 from responses_lsp.jobs.types import Job, JobHost, Progress
 from responses_lsp.sessions.schema import Session
 from responses_lsp.tools.definitions import TOOLS
+from responses_lsp.usage import UsageTotals
 
 
 @dataclass
@@ -138,11 +140,24 @@ async def session_input(
     )
 
 
+def spent(host: JobHost, usages: Sequence[Usage | None]) -> UsageTotals:
+    """The usage of some responses summed, priced with the model's `prices` entry."""
+    settings = host.settings().settings
+    totals = UsageTotals()
+    for usage in usages:
+        totals.add(usage, settings.price(), settings.model)
+    return totals
+
+
 def record_turn(
-    host: JobHost, turn: Turn, output: list[dict[str, Any]], usage: Usage | None
+    host: JobHost, turn: Turn, output: list[dict[str, Any]], usages: Sequence[Usage | None]
 ) -> None:
-    """The finished turn joins the session (what was asked, what the model answered)."""
+    """The finished turn joins the session (what was asked, what the model answered, and
+    what its responses cost: `usages`, the last one the size of the history now)."""
     if turn.session is None:
         return
+    usage = usages[-1] if usages else None
     measured = usage.model_dump(mode="json") if usage is not None else None
-    host.sessions.record(turn.session, [turn.remembered], output, measured)
+    host.sessions.record(
+        turn.session, [turn.remembered], output, measured, spent=spent(host, usages)
+    )
