@@ -11,6 +11,7 @@ of sending the key to a default host.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -200,6 +201,11 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
         layer["baseUrl"] = env["OPENAI_BASE_URL"]
     if env.get("RESPONSES_LSP_MODEL"):
         layer["model"] = env["RESPONSES_LSP_MODEL"]
+    if env.get("RESPONSES_LSP_PRICES"):  # JSON, as the `prices` setting (the CLI's way to it)
+        try:
+            layer["prices"] = json.loads(env["RESPONSES_LSP_PRICES"])
+        except ValueError:
+            layer["prices"] = env["RESPONSES_LSP_PRICES"]  # reported as an invalid setting
     return layer
 
 

@@ -136,5 +136,5 @@ def price_of(price: Price, input_tokens: int, cached: int, output: int) -> float
 
 
 def format_cost(cost: float) -> str:
-    """ "$0.0012" below a cent, "$1.23" above."""
-    return f"${cost:.4f}" if cost < 0.01 else f"${cost:.2f}"
+    """USD: "$0.0156" below a dollar, "$1.23" from a dollar up."""
+    return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
