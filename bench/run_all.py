@@ -4,9 +4,10 @@
 
 Order: startup, codeAction, streaming lag (real headless Neovim), didChange, memory, then the
 session-compaction benchmark (`bench/compaction.py`, its printed tables go into their own
-section). RESULTS.md starts over with the header; each script writes its own section; a summary
-of every target (PASS/FAIL) goes on top. A script that fails does not stop the others: its section
-says so. `--quick` runs fewer rounds (a smoke test, not for the record).
+section) and the prompt-caching benchmark (`bench/cache.py`). RESULTS.md starts over with the
+header; each script writes its own section; a summary of every target (PASS/FAIL) goes on
+top. A script that fails does not stop the others: its section says so. `--quick` runs fewer
+rounds (a smoke test, not for the record).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ FULL = {
     "did_change": ["--rounds", "3", "--changes", "1000"],
     "memory": ["--runs", "3"],
     "compaction": [],
+    "cache": [],
 }
 QUICK = {
     "startup": ["--rounds", "5", "--importtime", "2"],
@@ -49,6 +51,7 @@ QUICK = {
     "did_change": ["--rounds", "1", "--changes", "200"],
     "memory": ["--runs", "1"],
     "compaction": ["--turns", "60"],
+    "cache": [],
 }
 TIMEOUT_S = {
     "startup": 900,
@@ -57,6 +60,7 @@ TIMEOUT_S = {
     "did_change": 900,
     "memory": 600,
     "compaction": 900,
+    "cache": 600,
 }
 
 

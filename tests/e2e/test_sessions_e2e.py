@@ -53,31 +53,45 @@ def rewrite(body: dict[str, Any], turn: int) -> str:
 class Model:
     """What the test expects the server to send, request after request.
 
-    The session remembers each turn as a short record of the request (the context around
-    the code is sent fresh every time) followed by the model's output items, verbatim.
+    The session remembers each turn as the user message exactly as it was sent (so the next
+    request starts with this one, byte for byte: the prompt cache's prefix) followed by the
+    model's output items, verbatim. What is sent to be compacted has every user message in
+    its short form instead (a record of the request, not the context around the code).
     """
 
     def __init__(self) -> None:
         self.history: list[dict[str, Any]] = []
         self.last_total: int | None = None
         self.previous_output: list[dict[str, Any]] | None = None
+        self.previous_sent: dict[str, Any] | None = None
 
     def check(self, items: list[dict[str, Any]]) -> None:
-        """`items` is the known history, then the record of the last turn and its output."""
+        """`items` is the known history, then the last turn's user message and its output."""
         known = len(self.history)
         assert items[:known] == self.history
         rest = items[known:]
         if self.previous_output is None:
             assert rest == []
         else:
-            record, *output = rest
-            text = record["content"][0]["text"]
-            assert record["role"] == "user" and text.startswith(
-                "Earlier request: Refactor to async"
-            )
-            assert "funcs.py" in text and tokens(record) < 200
+            sent, *output = rest
+            assert sent == self.previous_sent  # byte for byte what the last request sent
             assert output == replayable(self.previous_output)
         self.history = list(items)
+        self.previous_output = None
+
+    def check_compacted(self, items: list[dict[str, Any]]) -> None:
+        """`items` (sent to be compacted) is the history with short user messages."""
+        assert self.previous_output is not None
+        full = [*self.history, self.previous_sent, *replayable(self.previous_output)]
+        assert len(items) == len(full)
+        for sent, kept in zip(items, full, strict=True):
+            if kept.get("role") != "user":
+                assert sent == kept
+                continue
+            text = sent["content"][0]["text"]
+            assert text.startswith("Earlier request: Refactor to async"), text
+            assert "funcs.py" in text and tokens(sent) < 200
+            assert "<selection>" not in text  # not the full prompt
         self.previous_output = None
 
     def estimate(self, new_items: list[dict[str, Any]]) -> int:
@@ -93,6 +107,7 @@ class Model:
         [done] = [e for e in request.sent_events if e["type"] == "response.completed"]
         self.last_total = done["response"]["usage"]["total_tokens"]
         self.previous_output = done["response"]["output"]
+        self.previous_sent = request.body["input"][-1]
 
 
 async def act(session: Session, uri: str, index: int) -> dict[str, Any]:
@@ -153,7 +168,7 @@ async def test_sixty_actions_compact_exactly_when_the_estimate_crosses_the_thres
                 if compacts:
                     compactions += 1
                     [compact] = compacts
-                    expected.check(compact.body["input"])  # the full history
+                    expected.check_compacted(compact.body["input"])  # the whole history
                     estimate = expected.estimate(new_items)
                     assert estimate > THRESHOLD, (k, estimate)
                     assert request.body["input"] == compacted_outputs[-1] + new_items

@@ -5,6 +5,9 @@ it, the diagnostics and the instruction, lone surrogates made readable) and turn
 `ResponseRequest` — a plain rewrite, or with the workspace tools for a multi-file action.
 `session_input` is the one place a request's input is completed by the session: the history
 first, compacted beforehand when the estimate crosses the threshold (the progress says so).
+The layout is the prompt cache's: instructions that are the same bytes for every action,
+then the history exactly as it was sent (`turn_items`), then the new selection and context,
+with a `prompt_cache_key` stable per session.
 `record_turn` adds the finished turn to the session.
 """
 
@@ -30,6 +33,7 @@ from responses_lsp.editing.document import Document, Pos
 from responses_lsp.jobs.arguments import Diagnostic
 from responses_lsp.jobs.checks import without_lone_surrogates
 from responses_lsp.jobs.types import Job, JobHost, Progress
+from responses_lsp.sessions.compaction import with_short_form
 from responses_lsp.sessions.schema import Session
 from responses_lsp.tools.definitions import TOOLS
 from responses_lsp.usage import UsageTotals
@@ -43,7 +47,7 @@ class Turn:
     """The request with this turn's new items only as its input."""
     new_items: list[dict[str, Any]]
     remembered: dict[str, Any]
-    """The user item the session keeps for this turn (shorter than what was sent)."""
+    """The user item the session keeps for this turn (what was sent, with its short form)."""
     session: Session | None
 
 
@@ -75,16 +79,16 @@ def build_turn(
         first_line=start[0] + 1,
     )
     session = host.session_for(request.uri)
-    new_items = [user_message(build_user_message(prompt))]
+    new_items, remembered = turn_items(prompt)
     if tools:
-        instructions = build_agent_instructions(doc.language_id)
+        instructions = build_agent_instructions()
         agent: dict[str, Any] = {
             "tools": TOOLS,
             "tool_choice": "auto",
             "parallel_tool_calls": False,
         }
     else:
-        instructions = build_instructions(doc.language_id)
+        instructions = build_instructions()
         agent = {}
     body = ResponseRequest(
         model=settings.model,
@@ -96,8 +100,19 @@ def build_turn(
         **agent,
         **reasoning_fields(settings.reasoning_effort),
     )
-    remembered = user_message(build_history_message(prompt))
     return Turn(request=body, new_items=new_items, remembered=remembered, session=session)
+
+
+def turn_items(prompt: PromptInput) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(the new input items of a turn, the item the session keeps for it).
+
+    The session keeps the user message exactly as it was sent, so the next request of the
+    session starts with this one byte for byte (stable instructions, then the history, then
+    the new selection and context: the longest prefix the provider's prompt cache can
+    serve); its short form (`build_history_message`) stands for it when the session is
+    compacted."""
+    sent = user_message(build_user_message(prompt))
+    return [sent], with_short_form(sent, build_history_message(prompt))
 
 
 def diagnostic_text(diagnostic: Diagnostic | str) -> str:
