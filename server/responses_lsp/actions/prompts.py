@@ -267,7 +267,9 @@ def build_user_message(p: PromptInput) -> str:
 
 
 def build_history_message(p: PromptInput) -> str:
-    """The user turn as the session remembers it: what was asked, and where.
+    """The user turn as the session remembers it: what was asked, and where. It is also sent
+    just before the full message of its own turn (`jobs.request.turn_items`), so the next
+    request shares the prefix up to it with this one (the provider's prompt cache).
 
     Deliberately short. The code around the selection is sent fresh with every request,
     the model's answer that follows this record in the history carries the new code, and
@@ -279,7 +281,7 @@ def build_history_message(p: PromptInput) -> str:
     if p.first_line is not None:
         last = p.first_line + selection.rstrip("\n").count("\n")
         where += f" lines {p.first_line}-{last}"
-    parts = [f"Earlier request: {p.action.title} on {where}."]
+    parts = [f"Request: {p.action.title} on {where}."]
     if p.instruction.strip():
         parts.append(f"Instruction: {' '.join(p.instruction.split())[:300]}")
     if p.diagnostics:

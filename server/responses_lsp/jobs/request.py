@@ -6,8 +6,8 @@ it, the diagnostics and the instruction, lone surrogates made readable) and turn
 `session_input` is the one place a request's input is completed by the session: the history
 first, compacted beforehand when the estimate crosses the threshold (the progress says so).
 The layout is the prompt cache's: instructions that are the same bytes for every action,
-then the history exactly as it was sent (`turn_items`), then the new selection and context,
-with a `prompt_cache_key` stable per session.
+then the history, then this turn's record as the history will keep it (`turn_items`), then
+the new selection and context, with a `prompt_cache_key` stable per session.
 `record_turn` adds the finished turn to the session.
 """
 
@@ -33,7 +33,6 @@ from responses_lsp.editing.document import Document, Pos
 from responses_lsp.jobs.arguments import Diagnostic
 from responses_lsp.jobs.checks import without_lone_surrogates
 from responses_lsp.jobs.types import Job, JobHost, Progress
-from responses_lsp.sessions.compaction import with_short_form
 from responses_lsp.sessions.schema import Session
 from responses_lsp.tools.definitions import TOOLS
 from responses_lsp.usage import UsageTotals
@@ -47,7 +46,8 @@ class Turn:
     """The request with this turn's new items only as its input."""
     new_items: list[dict[str, Any]]
     remembered: dict[str, Any]
-    """The user item the session keeps for this turn (what was sent, with its short form)."""
+    """The user item the session keeps for this turn: the first of `new_items`, a short
+    record of the request (the full message after it is not kept)."""
     session: Session | None
 
 
@@ -80,6 +80,8 @@ def build_turn(
     )
     session = host.session_for(request.uri)
     new_items, remembered = turn_items(prompt)
+    if session is None:  # no history, no next request to share a prefix with
+        new_items = new_items[-1:]
     if tools:
         instructions = build_agent_instructions()
         agent: dict[str, Any] = {
@@ -106,13 +108,15 @@ def build_turn(
 def turn_items(prompt: PromptInput) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(the new input items of a turn, the item the session keeps for it).
 
-    The session keeps the user message exactly as it was sent, so the next request of the
-    session starts with this one byte for byte (stable instructions, then the history, then
-    the new selection and context: the longest prefix the provider's prompt cache can
-    serve); its short form (`build_history_message`) stands for it when the session is
-    compacted."""
-    sent = user_message(build_user_message(prompt))
-    return [sent], with_short_form(sent, build_history_message(prompt))
+    The turn is sent as two user messages: its short record (what the session keeps, and
+    what compaction keeps) and then the full message (task, file, the code around the
+    selection, the selection). The next request of the session carries the record at the same
+    place, byte for byte, so it shares with this one the prefix up to and including the record
+    (stable instructions, the history, the record: what the provider's prompt cache can
+    serve); the code around the selection, which is sent fresh every time, is not kept.
+    """
+    record = user_message(build_history_message(prompt))
+    return [record, user_message(build_user_message(prompt))], record
 
 
 def diagnostic_text(diagnostic: Diagnostic | str) -> str:

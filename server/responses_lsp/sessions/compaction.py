@@ -59,36 +59,8 @@ SUMMARY_PREFIX = "Summary of the earlier conversation (compacted):\n\n"
 _FATAL = (AuthenticationError, PermissionDeniedError, RateLimitError)
 
 
-SHORT_FORM = "x_responses_lsp_short"
-"""Key of a history item's short form: the text that stands for it when the history is
-compacted. Never sent (`sendable`); see `with_short_form`."""
-
-
-def with_short_form(item: dict[str, Any], short: str) -> dict[str, Any]:
-    """`item` as the history keeps it: byte for byte what was sent (so the next request shares
-    the longest prefix with this one in the provider's prompt cache), plus the short text that
-    replaces it in what is sent to be compacted (compaction keeps every user message, so full
-    prompts would make it useless)."""
-    return {**item, SHORT_FORM: short}
-
-
-def sendable(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The history as it is sent: the items as they were, without their short forms."""
-    return [
-        {k: v for k, v in item.items() if k != SHORT_FORM} if SHORT_FORM in item else item
-        for item in items
-    ]
-
-
-def for_compaction(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The history as it is compacted: user turns by their short forms (one item each)."""
-    return [user_message(str(item[SHORT_FORM])) if SHORT_FORM in item else item for item in items]
-
-
 def item_tokens(item: dict[str, Any]) -> int:
-    """Estimated tokens of one input item: its JSON size in bytes / 4 (as it is sent)."""
-    if SHORT_FORM in item:
-        item = {k: v for k, v in item.items() if k != SHORT_FORM}
+    """Estimated tokens of one input item: its JSON size in bytes / 4."""
     return max(1, len(json.dumps(item, ensure_ascii=False).encode("utf-8")) // 4)
 
 

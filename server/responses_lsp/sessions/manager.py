@@ -1,9 +1,7 @@
 """Which session a document belongs to, and a session's turns: prepare, compact, record.
 
-`prepare()` returns the input of the next request (history + the new items; the history
-exactly as it was sent, so consecutive requests share their prefix in the provider's prompt
-cache), compacting first — user turns by their short forms — when the estimate crosses the
-threshold — but never while another job of the same
+`prepare()` returns the input of the next request (history + the new items), compacting
+first when the estimate crosses the threshold — but never while another job of the same
 session is streaming (its turn would then be recorded against a history it never saw).
 `record()` appends a finished turn: the user items sent, the model's output items as they
 arrived (replayable form), and the usage. Every change goes through `SessionStore.update`, a
@@ -20,9 +18,7 @@ from responses_lsp.sessions.compaction import (
     CompactionResult,
     Compactor,
     estimate_tokens,
-    for_compaction,
     replayable,
-    sendable,
     should_compact,
 )
 from responses_lsp.sessions.schema import Session, clean_last_action, clean_usage
@@ -109,7 +105,7 @@ class SessionManager:
                     threshold=threshold,
                     tokens_before=estimate,
                 )
-        return [*sendable(session.items), *new_items]
+        return [*session.items, *new_items]
 
     async def compact(
         self,
@@ -123,7 +119,7 @@ class SessionManager:
         tokens_before: int | None = None,
     ) -> CompactionResult:
         before = tokens_before if tokens_before is not None else self.estimate(session)
-        compacted = for_compaction(session.items)  # one item for one: the basis holds
+        compacted = list(session.items)
         basis = (session.id, session.epoch, len(compacted))
         result = await self.compactor.compact(
             client,
