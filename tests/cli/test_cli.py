@@ -191,7 +191,7 @@ def test_apply_summary_shows_tokens_and_cost(
     assert result.returncode == 0, result.stderr
     # (1,952 * 1.75 + 2,048 * 0.175 + 500 * 14) / 1e6 = $0.0108
     assert (
-        "(4,000 input tokens (2,048 cached), 500 output (100 reasoning), $0.0108); wrote app.py"
+        " · 4,000 input tokens (2,048 cached), 500 output (100 reasoning), $0.0108; wrote app.py"
         in result.stderr
     )
 
@@ -207,7 +207,7 @@ def test_apply_summary_says_when_the_endpoint_reports_no_usage(
     result = run_cli("apply", "--action", "refactor-to-async", "app.py:4-7", cwd=tmp_path, api=api)
 
     assert result.returncode == 0, result.stderr
-    assert "(usage not reported); +" in result.stderr
+    assert " · usage not reported; +" in result.stderr
     assert "0 input tokens" not in result.stderr
 
 

@@ -392,7 +392,7 @@ async def _apply(args: argparse.Namespace) -> int:
     summary = f"{label}: {plural(int(result.get('tokens', 0)), 'token')} in {seconds:.1f} s"
     usage = result.get("usage")
     if isinstance(usage, dict) and usage.get("text"):
-        summary += f" ({usage['text']})"
+        summary += f" · {usage['text']}"
     if new_text == text:
         note(f"{summary}; no change")
         if target.path == "-" and not args.diff:
