@@ -39,6 +39,7 @@ TITLES = {
     "memory": "5. Memory",
     "compaction": "6. Session compaction",
     "token_path": "7. Token path (sanitizer + region)",
+    "cache": "8. Prompt caching",
 }
 """Names of the benches in the summary table."""
 
@@ -51,6 +52,7 @@ SECTIONS = [
     "memory",
     "compaction",
     "token_path",
+    "cache",
 ]
 """Order of the sections in RESULTS.md."""
 

@@ -75,7 +75,7 @@ async def run(turns: int, threshold: int | None, state: Path) -> list[dict[str, 
         )
         session = manager.session_for("file:///ws/app.py")
         assert session is not None
-        instructions = build_instructions("python")
+        instructions = build_instructions()
         for turn in range(turns):
             prompt = PromptInput(
                 action=action,

@@ -4,9 +4,10 @@
 
 Order: startup, codeAction, streaming lag (real headless Neovim), didChange, memory, then the
 session-compaction benchmark (`bench/compaction.py`, its printed tables go into their own
-section). RESULTS.md starts over with the header; each script writes its own section; a summary
-of every target (PASS/FAIL) goes on top. A script that fails does not stop the others: its section
-says so. `--quick` runs fewer rounds (a smoke test, not for the record).
+section) and the prompt-caching benchmark (`bench/cache.py`). RESULTS.md starts over with the
+header; each script writes its own section; a summary of every target (PASS/FAIL) goes on
+top. A script that fails does not stop the others: its section says so. `--quick` runs fewer
+rounds (a smoke test, not for the record).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ FULL = {
     "memory": ["--runs", "3"],
     "compaction": [],
     "token_path": ["--rounds", "3"],
+    "cache": [],
 }
 QUICK = {
     "startup": ["--rounds", "5", "--importtime", "2"],
@@ -51,6 +53,7 @@ QUICK = {
     "memory": ["--runs", "1"],
     "compaction": ["--turns", "60"],
     "token_path": ["--rounds", "1"],
+    "cache": [],
 }
 TIMEOUT_S = {
     "startup": 900,
@@ -60,6 +63,7 @@ TIMEOUT_S = {
     "memory": 600,
     "compaction": 900,
     "token_path": 600,
+    "cache": 600,
 }
 
 

@@ -470,7 +470,7 @@ def _session_show(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
     ls.show(
         "info",
         f"responses-lsp session: {summary['turns']} turns, ~{summary['estimatedTokens']} tokens, "
-        f"{summary['compactions']} compactions",
+        f"{summary['compactions']} compactions; spent: {summary['usage']['text']}",
     )
     return summary
 

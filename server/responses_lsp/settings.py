@@ -11,6 +11,7 @@ of sending the key to a default host.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -64,6 +65,17 @@ class CustomAction(_Model):
     """Language ids the action is offered for (all when absent)."""
 
 
+class ModelPrice(_Model):
+    """What one model costs, in USD per million tokens (from your provider's price page)."""
+
+    input: float = Field(ge=0)
+    """Input tokens not served from the prompt cache."""
+    cached_input: float | None = Field(default=None, ge=0)
+    """Input tokens served from the prompt cache (default: the input price)."""
+    output: float = Field(ge=0)
+    """Output tokens, reasoning tokens included."""
+
+
 class Settings(_Model):
     """Everything the server can be told; each field documents its key."""
 
@@ -107,6 +119,8 @@ class Settings(_Model):
     """Extra glob patterns of files the model may never read or change (secrets always are)."""
     max_tool_steps: int = Field(default=12, ge=1, le=50)
     """Tool-call rounds a multi-file action may take before it stops."""
+    prices: dict[str, ModelPrice] = {}
+    """Cost per model id: {input, cachedInput, output} in USD per million tokens."""
     log_level: LogLevel = "info"
     """Level of the messages sent to the editor's log (window/logMessage)."""
 
@@ -132,6 +146,10 @@ class Settings(_Model):
         if len(ids) != len(set(ids)):
             raise ValueError("action ids must be unique")
         return value
+
+    def price(self, model: str | None = None) -> ModelPrice | None:
+        """The price entry of `model` (default: the configured model), if the user set one."""
+        return self.prices.get(model or self.model)
 
     @property
     def effective_compact_threshold(self) -> int:
@@ -183,6 +201,11 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
         layer["baseUrl"] = env["OPENAI_BASE_URL"]
     if env.get("RESPONSES_LSP_MODEL"):
         layer["model"] = env["RESPONSES_LSP_MODEL"]
+    if env.get("RESPONSES_LSP_PRICES"):  # JSON, as the `prices` setting (the CLI's way to it)
+        try:
+            layer["prices"] = json.loads(env["RESPONSES_LSP_PRICES"])
+        except ValueError:
+            layer["prices"] = env["RESPONSES_LSP_PRICES"]  # reported as an invalid setting
     return layer
 
 

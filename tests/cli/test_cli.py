@@ -7,6 +7,7 @@ command must print, write and exit with.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def run_cli(
     api: LoopbackServer | None = None,
     key: str | None = KEY,
     stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m responses_lsp ARGS` with a clean environment pointing at `api`."""
     env = {
@@ -74,6 +76,7 @@ def run_cli(
         env["OPENAI_BASE_URL"] = api.base_url
     if key is not None:
         env["OPENAI_API_KEY"] = key
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "responses_lsp", *args],
         cwd=cwd,
@@ -160,6 +163,52 @@ def test_apply_write_changes_the_file(api: LoopbackServer, app: Path, tmp_path: 
     assert app.read_text(encoding="utf-8") == REFACTORED
     assert result.stdout == ""
     assert "wrote app.py (+3 -2 lines)" in result.stderr
+
+
+def test_apply_summary_shows_tokens_and_cost(
+    api: LoopbackServer, app: Path, tmp_path: Path
+) -> None:
+    usage = {
+        "input_tokens": 4_000,
+        "input_tokens_details": {"cached_tokens": 2_048},
+        "output_tokens": 500,
+        "output_tokens_details": {"reasoning_tokens": 100},
+    }
+    api.script(Reply.text(ASYNC_FETCH, usage=usage))
+    prices = {"gpt-5.2-codex": {"input": 1.75, "cachedInput": 0.175, "output": 14}}
+
+    result = run_cli(
+        "apply",
+        "--action",
+        "refactor-to-async",
+        "app.py:4-7",
+        "--write",
+        cwd=tmp_path,
+        api=api,
+        extra_env={"RESPONSES_LSP_PRICES": json.dumps(prices)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    # (1,952 * 1.75 + 2,048 * 0.175 + 500 * 14) / 1e6 = $0.0108
+    assert (
+        " · 4,000 input tokens (2,048 cached), 500 output (100 reasoning), $0.0108; wrote app.py"
+        in result.stderr
+    )
+
+
+def test_apply_summary_says_when_the_endpoint_reports_no_usage(
+    api: LoopbackServer, app: Path, tmp_path: Path
+) -> None:
+    frames = (
+        Path(__file__).parents[1] / "fixtures" / "streams" / "llama_stack_text.sse"
+    ).read_bytes()
+    api.script(Reply.raw_frames([f + b"\n\n" for f in frames.split(b"\n\n") if f.strip()]))
+
+    result = run_cli("apply", "--action", "refactor-to-async", "app.py:4-7", cwd=tmp_path, api=api)
+
+    assert result.returncode == 0, result.stderr
+    assert " · usage not reported; +" in result.stderr
+    assert "0 input tokens" not in result.stderr
 
 
 def test_apply_reads_stdin_and_prints_the_new_text(api: LoopbackServer, tmp_path: Path) -> None:

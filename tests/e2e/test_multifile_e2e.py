@@ -111,6 +111,14 @@ async def test_refactor_to_async_updates_every_call_site(
 
     calls = loopback.requests
     assert len(calls) == 5  # read, search, read, patch, summary
+    # the action's usage is the sum over the five responses of its tool loop
+    usages = [
+        next(e for e in c.sent_events if e["type"] == "response.completed")["response"]["usage"]
+        for c in calls
+    ]
+    assert result["usage"]["responses"] == 5
+    assert result["usage"]["inputTokens"] == sum(u["input_tokens"] for u in usages)
+    assert result["usage"]["outputTokens"] == sum(u["output_tokens"] for u in usages)
     read_api, search, read_service, patch_done = (tool_outputs(calls[-1].body)[i] for i in range(4))
     assert "def fetch_user(user_id):" in read_api["output"] and "   4|" in read_api["output"]
     assert "shop/service.py:5:" in search["output"] and "shop/service.py:10:" in search["output"]

@@ -54,7 +54,9 @@ class Model:
     """What the test expects the server to send, request after request.
 
     The session remembers each turn as a short record of the request (the context around
-    the code is sent fresh every time) followed by the model's output items, verbatim.
+    the code is sent fresh every time) followed by the model's output items, verbatim. Each
+    request ends with its own record and then its full message (the record at the place the
+    next request will have it: the prompt cache's prefix).
     """
 
     def __init__(self) -> None:
@@ -72,9 +74,7 @@ class Model:
         else:
             record, *output = rest
             text = record["content"][0]["text"]
-            assert record["role"] == "user" and text.startswith(
-                "Earlier request: Refactor to async"
-            )
+            assert record["role"] == "user" and text.startswith("Request: Refactor to async")
             assert "funcs.py" in text and tokens(record) < 200
             assert output == replayable(self.previous_output)
         self.history = list(items)
@@ -149,7 +149,7 @@ async def test_sixty_actions_compact_exactly_when_the_estimate_crosses_the_thres
                 result = await act(s, uri, k % FUNCTIONS)
                 assert result["outcome"] == "applied", result
                 compacts, [request] = requests_since(loopback, seen)
-                new_items = request.body["input"][-1:]
+                new_items = request.body["input"][-2:]  # the turn's record, its message
                 if compacts:
                     compactions += 1
                     [compact] = compacts
@@ -160,7 +160,7 @@ async def test_sixty_actions_compact_exactly_when_the_estimate_crosses_the_thres
                     expected.compacted(compacted_outputs[-1])
                     cache_keys.add(compact.body["prompt_cache_key"])
                 else:
-                    expected.check(request.body["input"][:-1])
+                    expected.check(request.body["input"][:-2])
                     estimate = expected.estimate(new_items)
                     assert not expected.history or estimate <= THRESHOLD, (k, estimate)
                 cache_keys.add(request.body["prompt_cache_key"])
@@ -272,7 +272,7 @@ async def test_context_length_exceeded_compacts_and_retries_once(
         assert kinds == ["responses", "compact", "responses"]
         compact = loopback.requests[seen + 1]
         record, output = compact.body["input"]  # the whole history: turn 1 and its answer
-        assert record["content"][0]["text"].startswith("Earlier request: Refactor to async")
+        assert record["content"][0]["text"].startswith("Request: Refactor to async")
         assert output["role"] == "assistant" and "# turn 1" in output["content"][0]["text"]
         assert history[-1]["content"] != record["content"]  # the record, not the full prompt
         messages = [
@@ -429,7 +429,10 @@ async def test_session_scope_setting(loopback: LoopbackServer, tmp_path: Path, s
         await act(s, a, 0)
         await act(s, b, 0)
         second = loopback.requests[-1].body
-        assert len(second["input"]) == 1  # nothing from a.py's turn
+        # nothing from a.py's turn: without a session the message alone, with one b.py's
+        # own record first
+        assert len(second["input"]) == (1 if scope == "off" else 2)
+        assert "a.py" not in json.dumps(second["input"])
         if scope == "off":
             assert "prompt_cache_key" not in second
 
@@ -457,7 +460,8 @@ async def test_follow_ups_refine_and_retry_the_last_edit_with_the_history(
         assert result["outcome"] == "applied", result
         assert s.editor.text(uri) == "import time\n\n\n" + refined
         body = loopback.requests[-1].body
-        assert len(body["input"]) == 3  # the first turn (record + answer), then the new request
+        # the first turn (record + answer), then the new request (its record, its message)
+        assert len(body["input"]) == 4
         assert "await asyncio.sleep(n)" in json.dumps(body["input"][1])
         assert "add type hints" in s.prompt()
 
@@ -468,4 +472,4 @@ async def test_follow_ups_refine_and_retry_the_last_edit_with_the_history(
         assert (
             "keep time.sleep" in prompt and "time.sleep(n)\n    return n" in prompt
         )  # the original
-        assert len(loopback.requests[-1].body["input"]) == 5
+        assert len(loopback.requests[-1].body["input"]) == 6

@@ -110,7 +110,7 @@ async def test_two_servers_and_the_cli_interleaving_20_actions_keep_every_turn(
         await act(first, uris[0], 20)
         await recorded(first, state, root, 21)
         sent = loopback.requests[-1].body or {}
-        history = [i["content"][0]["text"] for i in sent["input"][:-1] if i.get("role") == "user"]
+        history = [i["content"][0]["text"] for i in sent["input"][:-2] if i.get("role") == "user"]
         assert sum("Instruction: turn " in text for text in history) == 20
     assert len(recorded_turns(state, root)) == 21
     assert not list(state.glob("*.tmp")) and not list(state.glob("*.corrupt-*"))

@@ -264,7 +264,7 @@ async def test_two_jobs_in_one_file_run_independently(session: Session) -> None:
 
     def reply(request: object) -> Reply:
         body = request.body  # type: ignore[attr-defined]
-        prompt = body["input"][0]["content"][0]["text"]
+        prompt = body["input"][-1]["content"][0]["text"]
         selection = prompt.split("<selection>")[1].split("</selection>")[0]
         text = new_main if "def main():" in selection else ASYNC_FETCH
         return Reply.text(text, chunks=3, pace_tps=80)

@@ -401,6 +401,7 @@ def test_settings_keys_lists_every_camel_case_key_with_its_default() -> None:
         "keepPartialOnCancel": False,
         "denyPatterns": [],
         "maxToolSteps": 12,
+        "prices": {},
         "logLevel": "info",
     }
 

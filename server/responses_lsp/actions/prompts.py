@@ -4,7 +4,7 @@ Owns three things, all pure:
 
 * `build_instructions` — the instructions (system/developer text): reply with the replacement
   code for the selection only, no fences or prose, base indentation kept, context not repeated.
-  It depends only on the language, so it is byte-stable for prompt caching.
+  It is the same for every action and language, so it is byte-stable for prompt caching.
 * `context_around` — the code around the selection within a character budget, nearest lines
   first, about 2/3 above and 1/3 below (a side that runs out of file gives its share to the
   other), whole lines only. When the nearest lines do not reach the top of the file, up to a
@@ -180,13 +180,14 @@ def _walk_down(doc: Document, line: int, budget: int) -> tuple[int, int]:
 # ------------------------------------------------------------------ messages
 
 
-def build_instructions(language_id: str) -> str:
-    """The instructions for every action on code of this language: code only."""
-    language = language_name(language_id)
-    return f"""\
-You are a code-rewriting engine inside a code editor. The user selected part of a {language} \
-file and asked for a change. Your reply replaces the selection in the file, character for \
-character, while it streams.
+def build_instructions() -> str:
+    """The instructions for every action: code only. The same bytes for every action and
+    language (the user message names the language), so that consecutive requests of a
+    session share their prefix with the provider's prompt cache."""
+    return """\
+You are a code-rewriting engine inside a code editor. The user selected part of a file (the \
+request names its language) and asked for a change. Your reply replaces the selection in the \
+file, character for character, while it streams.
 
 Rules for your reply:
 1. Output only the replacement code for the selection: no Markdown code fences, no \
@@ -266,7 +267,9 @@ def build_user_message(p: PromptInput) -> str:
 
 
 def build_history_message(p: PromptInput) -> str:
-    """The user turn as the session remembers it: what was asked, and where.
+    """The user turn as the session remembers it: what was asked, and where. It is also sent
+    just before the full message of its own turn (`jobs.request.turn_items`), so the next
+    request shares the prefix up to it with this one (the provider's prompt cache).
 
     Deliberately short. The code around the selection is sent fresh with every request,
     the model's answer that follows this record in the history carries the new code, and
@@ -278,7 +281,7 @@ def build_history_message(p: PromptInput) -> str:
     if p.first_line is not None:
         last = p.first_line + selection.rstrip("\n").count("\n")
         where += f" lines {p.first_line}-{last}"
-    parts = [f"Earlier request: {p.action.title} on {where}."]
+    parts = [f"Request: {p.action.title} on {where}."]
     if p.instruction.strip():
         parts.append(f"Instruction: {' '.join(p.instruction.split())[:300]}")
     if p.diagnostics:
@@ -289,12 +292,12 @@ def build_history_message(p: PromptInput) -> str:
     return "\n".join(parts)
 
 
-def build_agent_instructions(language_id: str) -> str:
-    """The system text of a multi-file action: tools, confinement, and how to answer."""
-    language = language_name(language_id)
+def build_agent_instructions() -> str:
+    """The system text of a multi-file action: tools, confinement, and how to answer (the
+    same bytes for every language, like `build_instructions`)."""
     return (
-        "You are a coding agent inside a code editor, working on a workspace whose main "
-        f"language here is {language}. The user selected code and asked for a change that "
+        "You are a coding agent inside a code editor, working on a workspace. The user "
+        "selected code (the request names its file and language) and asked for a change that "
         "may span several files.\n\n"
         "Tools:\n"
         "- read_file, search and list_files read the workspace (paths are relative to it; "

@@ -390,6 +390,9 @@ async def _apply(args: argparse.Namespace) -> int:
         raise job_error(result)
     seconds = time.monotonic() - started
     summary = f"{label}: {plural(int(result.get('tokens', 0)), 'token')} in {seconds:.1f} s"
+    usage = result.get("usage")
+    if isinstance(usage, dict) and usage.get("text"):
+        summary += f" · {usage['text']}"
     if new_text == text:
         note(f"{summary}; no change")
         if target.path == "-" and not args.diff:

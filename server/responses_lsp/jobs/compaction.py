@@ -29,13 +29,12 @@ class CompactionJob:
     async def run(self, progress: Progress) -> None:  # noqa: ARG002 (the progress says nothing more)
         host = self.host
         settings = host.settings().settings
-        doc = host.driver.get(self.job.request.uri)
         self.result = await host.sessions.compact(
             self.session,
             client=host.api(),
             base_url=settings.base_url,
             model=settings.model,
-            instructions=build_instructions(doc.language_id if doc is not None else ""),
+            instructions=build_instructions(),
             threshold=settings.effective_compact_threshold,
         )
 

@@ -297,19 +297,20 @@ class JobManager:
 
     def _end(self, job: Job, result: JobResult, progress: Progress) -> None:
         """The one outcome path: the progress ends with the outcome, the user is told."""
-        progress.end(result.message or result.outcome)
+        progress.end(end_message(result))
         kind = SHOWN.get(result.outcome)
         quiet = result.outcome == "restored" and job.cancel_reason  # the user asked for it
         if kind is not None and result.message and not quiet:
             self.host.show(kind, result.message)
         log.info(
-            "job %d %s: %s tokens, %d edits, %d bytes, %.2f s",
+            "job %d %s: %s tokens, %d edits, %d bytes, %.2f s; %s",
             job.id,
             result.outcome,
             result.tokens,
             result.edits,
             result.edit_bytes,
             result.seconds,
+            result.usage.text() if result.usage is not None else "no request made",
         )
 
     def _finish(self, job: Job, result: JobResult, *, announce: bool = True) -> dict[str, Any]:
@@ -335,6 +336,15 @@ class JobManager:
             seconds=time.monotonic() - started,
             error_kind=kind,
         )
+
+
+def end_message(result: JobResult) -> str:
+    """The progress end message: the outcome's message, then what the job's responses cost
+    ("usage not reported" when the endpoint said nothing; nothing when no request was made)."""
+    message = result.message or result.outcome
+    if result.usage is None or not result.usage.any:
+        return message
+    return f"{message} · {result.usage.text()}"
 
 
 def job_request(arguments: RunArguments) -> JobRequest:

@@ -16,10 +16,11 @@ from typing import Any
 from pygls.uris import from_fs_path, to_fs_path
 
 from responses_lsp.actions.catalog import ActionSpec
+from responses_lsp.api.events import Usage
 from responses_lsp.contract import edit_label
 from responses_lsp.editing.document import Document, Pos
 from responses_lsp.errors import JobFailed, ResponsesLspError, error_kind
-from responses_lsp.jobs.request import build_turn, record_turn, session_input
+from responses_lsp.jobs.request import build_turn, record_turn, session_input, spent
 from responses_lsp.jobs.tool_loop import StepLimitReached, ToolLoop
 from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress
 from responses_lsp.tools.budget import on_loop
@@ -49,6 +50,7 @@ class MultiFileJob:
         self.outcome, self.message = "error", ""
         self.kind: str | None = None
         self.tokens = 0
+        self.usages: list[Usage | None] = []
 
     async def run(self, progress: Progress) -> None:
         try:
@@ -101,9 +103,12 @@ class MultiFileJob:
             max_steps=settings.max_tool_steps,
             progress=report,
         )
-        result = await loop.run(turn.request, prepare)
+        try:
+            result = await loop.run(turn.request, prepare)
+        finally:
+            self.usages = loop.usages  # what was spent, even when the loop failed
         self.tokens = result.tokens
-        record_turn(host, turn, result.items, result.usage)
+        record_turn(host, turn, result.items, result.usages)
         if not changes.changed:
             self.outcome = "unchanged"
             self.message = (
@@ -147,4 +152,5 @@ class MultiFileJob:
             tokens=self.tokens,
             seconds=seconds,
             error_kind=kind,
+            usage=spent(self.host, self.usages),
         )

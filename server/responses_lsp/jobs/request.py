@@ -5,11 +5,15 @@ it, the diagnostics and the instruction, lone surrogates made readable) and turn
 `ResponseRequest` — a plain rewrite, or with the workspace tools for a multi-file action.
 `session_input` is the one place a request's input is completed by the session: the history
 first, compacted beforehand when the estimate crosses the threshold (the progress says so).
+The layout is the prompt cache's: instructions that are the same bytes for every action,
+then the history, then this turn's record as the history will keep it (`turn_items`), then
+the new selection and context, with a `prompt_cache_key` stable per session.
 `record_turn` adds the finished turn to the session.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +35,7 @@ from responses_lsp.jobs.checks import without_lone_surrogates
 from responses_lsp.jobs.types import Job, JobHost, Progress
 from responses_lsp.sessions.schema import Session
 from responses_lsp.tools.definitions import TOOLS
+from responses_lsp.usage import UsageTotals
 
 
 @dataclass
@@ -41,7 +46,8 @@ class Turn:
     """The request with this turn's new items only as its input."""
     new_items: list[dict[str, Any]]
     remembered: dict[str, Any]
-    """The user item the session keeps for this turn (shorter than what was sent)."""
+    """The user item the session keeps for this turn: the first of `new_items`, a short
+    record of the request (the full message after it is not kept)."""
     session: Session | None
 
 
@@ -73,16 +79,18 @@ def build_turn(
         first_line=start[0] + 1,
     )
     session = host.session_for(request.uri)
-    new_items = [user_message(build_user_message(prompt))]
+    new_items, remembered = turn_items(prompt)
+    if session is None:  # no history, no next request to share a prefix with
+        new_items = new_items[-1:]
     if tools:
-        instructions = build_agent_instructions(doc.language_id)
+        instructions = build_agent_instructions()
         agent: dict[str, Any] = {
             "tools": TOOLS,
             "tool_choice": "auto",
             "parallel_tool_calls": False,
         }
     else:
-        instructions = build_instructions(doc.language_id)
+        instructions = build_instructions()
         agent = {}
     body = ResponseRequest(
         model=settings.model,
@@ -94,8 +102,21 @@ def build_turn(
         **agent,
         **reasoning_fields(settings.reasoning_effort),
     )
-    remembered = user_message(build_history_message(prompt))
     return Turn(request=body, new_items=new_items, remembered=remembered, session=session)
+
+
+def turn_items(prompt: PromptInput) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(the new input items of a turn, the item the session keeps for it).
+
+    The turn is sent as two user messages: its short record (what the session keeps, and
+    what compaction keeps) and then the full message (task, file, the code around the
+    selection, the selection). The next request of the session carries the record at the same
+    place, byte for byte, so it shares with this one the prefix up to and including the record
+    (stable instructions, the history, the record: what the provider's prompt cache can
+    serve); the code around the selection, which is sent fresh every time, is not kept.
+    """
+    record = user_message(build_history_message(prompt))
+    return [record, user_message(build_user_message(prompt))], record
 
 
 def diagnostic_text(diagnostic: Diagnostic | str) -> str:
@@ -138,11 +159,24 @@ async def session_input(
     )
 
 
+def spent(host: JobHost, usages: Sequence[Usage | None]) -> UsageTotals:
+    """The usage of some responses summed, priced with the model's `prices` entry."""
+    settings = host.settings().settings
+    totals = UsageTotals()
+    for usage in usages:
+        totals.add(usage, settings.price(), settings.model)
+    return totals
+
+
 def record_turn(
-    host: JobHost, turn: Turn, output: list[dict[str, Any]], usage: Usage | None
+    host: JobHost, turn: Turn, output: list[dict[str, Any]], usages: Sequence[Usage | None]
 ) -> None:
-    """The finished turn joins the session (what was asked, what the model answered)."""
+    """The finished turn joins the session (what was asked, what the model answered, and
+    what its responses cost: `usages`, the last one the size of the history now)."""
     if turn.session is None:
         return
+    usage = usages[-1] if usages else None
     measured = usage.model_dump(mode="json") if usage is not None else None
-    host.sessions.record(turn.session, [turn.remembered], output, measured)
+    host.sessions.record(
+        turn.session, [turn.remembered], output, measured, spent=spent(host, usages)
+    )

@@ -37,7 +37,7 @@ from responses_lsp.errors import (
     ResponsesLspError,
     error_kind,
 )
-from responses_lsp.jobs.request import Turn, build_turn, record_turn, session_input
+from responses_lsp.jobs.request import Turn, build_turn, record_turn, session_input, spent
 from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class SingleFileJob:
         self.region = region
         self.title = action.title
         self.stats = _StreamStats()
+        self.usages: list[Usage | None] = []  # of every response the job got (repairs too)
         self.options = sanitizer_options(doc, region.original)
 
     async def run(self, progress: Progress) -> None:
@@ -99,7 +100,7 @@ class SingleFileJob:
 
     def _finish(self, turn: Turn, output: list[dict[str, Any]], sanitizer: StreamSanitizer) -> None:
         final = sanitizer.finish()
-        record_turn(self.host, turn, output, self.stats.usage)
+        record_turn(self.host, turn, output, [self.stats.usage])
         if not final.strip() or not looks_like_code(final, self.options.language):
             self.stats.empty = True
             self.region.restore()
@@ -145,6 +146,7 @@ class SingleFileJob:
                     progress.report(event.status_text)
                 elif isinstance(event, ResponseCompleted):
                     stats.usage = event.response.usage
+                    self.usages.append(stats.usage)
         return output, sanitizer
 
     async def settle(
@@ -208,6 +210,7 @@ class SingleFileJob:
             edit_bytes=region.bytes_sent,
             seconds=seconds,
             error_kind=kind,
+            usage=spent(self.host, self.usages),
         )
 
     def _remember(self) -> None:

@@ -62,6 +62,7 @@ class LoopResult:
     items: list[dict[str, Any]] = field(default_factory=list)  # added to the conversation
     final_text: str = ""
     usage: Usage | None = None
+    usages: list[Usage | None] = field(default_factory=list)  # of every response, in order
     steps: int = 0
     tokens: int = 0
 
@@ -81,13 +82,15 @@ class ToolLoop:
         self.changes = changes
         self.max_steps = max_steps
         self.progress = progress
+        self.usages: list[Usage | None] = []
+        """The usage of every response so far (kept when the loop fails half-way)."""
 
     async def run(
         self,
         request: ResponseRequest,
         prepare: Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]],
     ) -> LoopResult:
-        result = LoopResult()
+        result = LoopResult(usages=self.usages)
         self.progress = on_loop(self.progress)  # tool calls report from their worker thread
         config = self.client.config
         form = APPLY_PATCH_FORMS.form_for(config.base_url, config.apply_patch_form)
@@ -143,6 +146,7 @@ class ToolLoop:
                     self.progress(event.status_text)
                 elif isinstance(event, ResponseCompleted):
                     result.usage = event.response.usage
+                    result.usages.append(result.usage)
         return output, text
 
     async def _run_off_loop(self, call: dict[str, Any]) -> dict[str, Any]:

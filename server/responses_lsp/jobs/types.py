@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the heavy modules: imported by the jobs package itself, aft
     from responses_lsp.sessions.manager import SessionManager
     from responses_lsp.sessions.schema import Session
     from responses_lsp.settings import ResolvedSettings
+    from responses_lsp.usage import UsageTotals
 
 
 class JobHost(Protocol):
@@ -71,9 +72,11 @@ class JobResult:
     seconds: float = 0.0
     error_kind: str | None = None  # usage | config | busy | state | api | internal
     details: dict[str, Any] = field(default_factory=dict)  # fields of other kinds of job
+    usage: UsageTotals | None = None  # summed over the job's responses; None: no request made
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "usage": self.usage.as_json() if self.usage is not None else None,
             **self.details,
             "jobId": self.job_id,
             "outcome": self.outcome,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from .replies import Reply
 from .streams import Rendered
-from .wire import JSON, dumps, error_envelope, new_id
+from .wire import JSON, dumps, error_envelope, estimate_tokens, new_id
 
 if TYPE_CHECKING:
     from .server import LoopbackServer
@@ -225,6 +225,8 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             self._send_body(request, reply.status, reply.content_type, reply.body, reply.headers)
             return
         body = request.body or {}
+        if request.path == RESPONSES_PATH and self.server.owner.prompt_cache is not None:
+            reply = self._with_cached_tokens(request, reply, body)
         model = body.get("model")
         rendered = reply.render(
             model=model if isinstance(model, str) else None, input_bytes=len(request.raw_body)
@@ -233,6 +235,19 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             self._send_stream(request, reply, rendered)
         else:
             self._send_final(request, reply, rendered)
+
+    def _with_cached_tokens(self, request: RecordedRequest, reply: Reply, body: JSON) -> Reply:
+        """`reply` with the prefix cache's `cached_tokens` in its usage (unless it sets them)."""
+        cache = self.server.owner.prompt_cache
+        if cache is None:
+            return reply
+        cached = cache.lookup(body)
+        overrides = dict(reply.usage or {})
+        if "input_tokens_details" in overrides:
+            return reply
+        input_tokens = overrides.get("input_tokens", estimate_tokens(len(request.raw_body)))
+        details = {"cached_tokens": min(cached, int(input_tokens)), "cache_write_tokens": 0}
+        return reply.replace(usage={**overrides, "input_tokens_details": details})
 
     def _send_body(
         self,

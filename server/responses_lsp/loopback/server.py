@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from .cache import PrefixCache
 from .handler import COMPACT_PATH, LoopbackHandler, LoopbackHTTPServer, RecordedRequest
 from .replies import Reply
 from .wire import DEFAULT_MODEL
@@ -40,6 +41,7 @@ class LoopbackServer:
         default: Reply | None = None,
         expected_key: str | None = None,
         models: list[str] | None = None,
+        prompt_cache: bool = True,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -49,6 +51,8 @@ class LoopbackServer:
         self.compact_responder: Responder | None = None
         self.expected_key = expected_key
         self.models: list[str] = list(models or [DEFAULT_MODEL])
+        self.prompt_cache: PrefixCache | None = PrefixCache() if prompt_cache else None
+        """Reports `cached_tokens` as the provider's prefix cache would (None: always 0)."""
         self.on_request_done: Callable[[RecordedRequest], None] | None = None
         self._responses: deque[Reply] = deque()
         self._compact: deque[Reply] = deque()
@@ -128,11 +132,14 @@ class LoopbackServer:
             return len(self._responses), len(self._compact)
 
     def clear(self) -> None:
-        """Forget recorded requests and unused scripted replies (defaults and responders stay)."""
+        """Forget recorded requests, unused scripted replies and the prompt cache (defaults
+        and responders stay)."""
         with self._changed:
             self._requests.clear()
             self._responses.clear()
             self._compact.clear()
+        if self.prompt_cache is not None:
+            self.prompt_cache.clear()
 
     # ---- recorded requests --------------------------------------------------------------------
 

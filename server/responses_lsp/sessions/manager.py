@@ -23,6 +23,7 @@ from responses_lsp.sessions.compaction import (
 )
 from responses_lsp.sessions.schema import Session, clean_last_action, clean_usage
 from responses_lsp.sessions.store import SessionStore
+from responses_lsp.usage import UsageTotals
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,10 @@ class SessionManager:
         output: Sequence[dict[str, Any]],
         usage: dict[str, Any] | None,
         last_action: dict[str, Any] | None = None,
+        *,
+        spent: UsageTotals | None = None,
     ) -> None:
+        """Append a turn; `spent` (what its responses cost) joins the session's totals."""
         items = [*sent, *replayable(output)]
         usage, last_action = clean_usage(usage), clean_last_action(last_action)
 
@@ -171,6 +175,10 @@ class SessionManager:
                 current.last_usage = usage
                 current.items_at_usage = len(current.items)
             current.turns += 1
+            if spent is not None and spent.any:
+                totals = UsageTotals.from_record(current.spent)
+                totals.merge(spent)
+                current.spent = totals.to_record()
             if last_action is not None:
                 current.last_action = last_action
 
@@ -208,4 +216,5 @@ class SessionManager:
             "lastUsage": session.last_usage,
             "compactions": session.compactions,
             "promptCacheKey": session.cache_key,
+            "usage": UsageTotals.from_record(session.spent).as_json(),
         }

@@ -6,7 +6,7 @@ turns the bytes of a session file into a `Session` or raises `InvalidSession` sa
 not JSON, nested deeper than `MAX_DEPTH` (checked without recursion, so a file nested 100,000
 levels deep is an invalid file, not a `RecursionError`), or not matching `SessionFile` (pydantic:
 `last_action` must be an object with its fields, `last_usage` an object of token counts, items
-a list of objects, counters non-negative integers).
+a list of objects, counters non-negative integers, `spent` the session's usage totals).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Session:
     last_action: dict[str, Any] | None = None
     updated_at: float = field(default_factory=time.time)
     epoch: int = 0  # bumped by every rewrite that is not an append (compaction, trimming)
+    spent: dict[str, Any] | None = None  # usage.UsageTotals of every turn (None: none yet)
 
     @property
     def cache_key(self) -> str:
@@ -69,6 +70,7 @@ class Session:
             last_action=record.last_action.model_dump() if record.last_action is not None else None,
             updated_at=record.updated_at,
             epoch=record.epoch,
+            spent=record.spent.model_dump() if record.spent is not None else None,
         )
 
 
@@ -84,6 +86,21 @@ class _Usage(BaseModel):
     total_tokens: int | None = Field(default=None, ge=0)
     input_tokens_details: dict[str, Any] | None = None
     output_tokens_details: dict[str, Any] | None = None
+
+
+class _Spent(BaseModel):
+    """`usage.UsageTotals` as a session keeps it (files written before it existed: None)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input_tokens: int = Field(default=0, ge=0)
+    cached_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+    reported: int = Field(default=0, ge=0)
+    unreported: int = Field(default=0, ge=0)
+    cost: float | None = Field(default=None, ge=0)
+    model: str | None = None
 
 
 class _LastAction(BaseModel):
@@ -112,6 +129,9 @@ class SessionFile(BaseModel):
     last_action: _LastAction | None = None
     updated_at: float = 0.0
     epoch: int = Field(default=0, ge=0)
+    spent: _Spent | None = None
+    """Added after format 1 shipped: older files load with None (nothing recorded yet) and
+    gain it with their next turn; older servers ignore it (extra="ignore")."""
 
 
 def clean_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
