@@ -299,6 +299,8 @@ class JobManager:
         """The one outcome path: the progress ends with the outcome, the user is told."""
         progress.end(result.message or result.outcome)
         kind = SHOWN.get(result.outcome)
+        if kind is None and result.details.get("check") == "kept":
+            kind = "warning"  # applied, but the code does not parse: the user must know
         quiet = result.outcome == "restored" and job.cancel_reason  # the user asked for it
         if kind is not None and result.message and not quiet:
             self.host.show(kind, result.message)
