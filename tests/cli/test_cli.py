@@ -267,6 +267,9 @@ def test_check_ok_shows_what_is_used_with_the_key_masked(
     assert "model     gpt-5.2-codex (from default)" in result.stdout
     assert f"API key   {MASKED} (from environment variable OPENAI_API_KEY)" in result.stdout
     assert "OK:" in result.stdout
+    # the test set-up installs the parse extra: edits in these languages are parse-checked
+    assert "syntax    checked: python (standard library), javascript," in result.stdout
+    assert "go, rust, c, cpp, java, shellscript, sh, bash (tree-sitter)\n" in result.stdout
     # then one request per compaction strategy and per apply_patch form, none retried
     assert [(r.method, r.path) for r in api.requests] == [
         ("GET", "/v1/models"),
