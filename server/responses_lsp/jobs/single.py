@@ -28,7 +28,7 @@ from responses_lsp.api.events import (
 )
 from responses_lsp.api.requests import ResponseRequest
 from responses_lsp.editing.document import Document
-from responses_lsp.editing.live_region import RegionJob
+from responses_lsp.editing.live_region import Outcome, RegionJob
 from responses_lsp.editing.sanitizer import SanitizerOptions, StreamSanitizer, looks_like_code
 from responses_lsp.errors import (
     ApiError,
@@ -37,6 +37,7 @@ from responses_lsp.errors import (
     ResponsesLspError,
     error_kind,
 )
+from responses_lsp.jobs.landed import LandedEdits
 from responses_lsp.jobs.request import (
     Turn,
     build_repair_turn,
@@ -280,6 +281,23 @@ class SingleFileJob:
             seconds=seconds,
             error_kind=kind,
             details=self.check.details(),
+        )
+
+    def land(self, landed: LandedEdits) -> None:
+        """The applied edit joins those "Revert AI edit" can undo (what the job wrote, where)."""
+        region = self.region
+        if region.outcome is not Outcome.APPLIED or region.mid < region.end:
+            return
+        if self.doc.slice(region.start, region.mid) != region.target:
+            return  # not exactly what the job wrote: nothing to offer
+        landed.add(
+            job_id=self.job.id,
+            action=self.action.id,
+            doc=self.doc,
+            encoding=self.host.driver.encoding,
+            start=region.start,
+            end=region.mid,
+            original=region.original,
         )
 
     def _remember(self) -> None:
