@@ -105,9 +105,7 @@ class Settings(_Model):
     keep_partial_on_cancel: bool = False
     """Keep the partial output when a job is cancelled (default: restore the original)."""
     syntax_check: SyntaxCheck = "restore"
-    """An edit that makes the document parse worse gets one repair turn; if it is still worse,
-    `restore` puts the original back, `keep` keeps the model's code (and says where it is
-    broken); `off`: no check."""
+    """Edits that parse worse get a repair turn, then: `restore` the original, `keep` it; `off`."""
     deny_patterns: tuple[str, ...] = ()
     """Extra glob patterns of files the model may never read or change (secrets always are)."""
     max_tool_steps: int = Field(default=12, ge=1, le=50)
