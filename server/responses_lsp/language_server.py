@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from responses_lsp import __version__
-from responses_lsp.actions.catalog import all_actions, kind_matches, offered_actions
+from responses_lsp.actions.catalog import all_actions, offered_actions
 from responses_lsp.actions.privacy import is_secret_path
 from responses_lsp.contract import (
     CANCEL,
@@ -39,15 +38,13 @@ from responses_lsp.contract import (
     JOB_RESULT,
     JOBS,
     REVERT,
-    REVERT_TITLE,
     RUN,
     SESSION_COMPACT,
     SESSION_RESET,
     SESSION_SHOW,
     edit_label,
-    revert_label,
 )
-from responses_lsp.editing.document import Document, Encoding
+from responses_lsp.editing.document import Encoding
 from responses_lsp.jobs.arguments import (
     BadArguments,
     CancelArguments,
@@ -73,9 +70,6 @@ if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initi
 log = logging.getLogger(__name__)
 
 ACTION_KINDS = [t.CodeActionKind.RefactorRewrite, t.CodeActionKind.QuickFix]
-REVERT_DELAY = 0.1
-"""Seconds between the answer to `responses-lsp.revert` and its edit: more than the edit
-driver's `REPLY_GAP` (Emacs 28's jsonrpc.el leaves a message read with an answer unparsed)."""
 NO_KEY_REASON = "Set OPENAI_API_KEY or responsesLsp.apiKey"
 NO_APPLY_EDIT_REASON = (
     "This editor does not accept edits from a language server (no workspace.applyEdit)"
@@ -131,7 +125,6 @@ class ResponsesLanguageServer(LanguageServer):
         self.document_changes = False  # the client takes versioned TextDocumentEdits
         self.position_encoding = Encoding("utf-16")
         self.client_name = ""  # lowercased clientInfo.name
-        self.background: set[asyncio.Future[None]] = set()  # e.g. a revert's edit on its way
 
     @property
     def runtime(self) -> Runtime:
@@ -416,36 +409,10 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
                 disabled=disabled,
             )
         )
-    revert = _revert_action(ls, doc, rng, params.context.only)
+    revert = ls.runtime.reverts.action(doc, rng, params.context.only)
     if revert is not None:
         result.append(revert)
     return result
-
-
-def _revert_action(
-    ls: ResponsesLanguageServer,
-    doc: Document,
-    rng: t.Range,
-    only: Sequence[t.CodeActionKind | str] | None,
-) -> t.CodeAction | None:
-    """ "Revert AI edit" on a finished job's region that still holds exactly what the job
-    wrote (`jobs/landed.py`): the newest such region under the range."""
-    kind = t.CodeActionKind.RefactorRewrite
-    if not kind_matches(kind, only):
-        return None
-    encoding = ls.driver.encoding
-    low = doc.from_client(encoding, rng.start.line, rng.start.character)
-    high = doc.from_client(encoding, rng.end.line, rng.end.character)
-    for landed, start, end in ls.jobs.landed.intact(doc, encoding):
-        # under the range: the cursor at its start or inside it (not on the line after it)
-        if start <= high and (low < end or (low == end and end[1] > 0)):
-            args = {"uri": doc.uri, "jobId": landed.job_id}
-            return t.CodeAction(
-                title=REVERT_TITLE,
-                kind=kind,
-                command=t.Command(title=REVERT_TITLE, command=REVERT, arguments=[args]),
-            )
-    return None
 
 
 def _run(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
@@ -477,58 +444,15 @@ def _cancel(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
 
 
 def _revert(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
-    """`{uri, jobId}`: put back the original of a finished job's region, in one edit, if the
-    region still holds exactly what the job wrote. Answers at once (DESIGN I9); the edit goes
-    out just after the answer (see `EditDriver.after_reply`)."""
+    """`{uri, jobId}`: the original of a finished AI edit back, in one edit (`jobs/revert.py`);
+    answers at once (DESIGN I9)."""
     try:
         which = structure(ls.converter, args, RevertArguments)
     except BadArguments as exc:
         message = f"responses-lsp: bad arguments for {REVERT}: {exc}"
         ls.show("error", message)
         return {"reverted": False, "message": message}
-    doc = ls.driver.get(which.uri)
-    found = ls.jobs.landed.find(doc, ls.driver.encoding, which.jobId) if doc else None
-    if doc is None or found is None:
-        message = (
-            "responses-lsp: nothing to revert: that AI edit was changed since, or is gone; "
-            "use your editor's undo."
-        )
-        ls.show("warning", message)
-        return {"reverted": False, "message": message}
-    task = asyncio.ensure_future(_send_revert(ls, doc, which.jobId))
-    ls.background.add(task)
-    task.add_done_callback(ls.background.discard)
-    return {"reverted": True, "jobId": which.jobId}
-
-
-async def _send_revert(ls: ResponsesLanguageServer, doc: Document, job_id: int) -> None:
-    await asyncio.sleep(REVERT_DELAY)
-    encoding = ls.driver.encoding
-    found = ls.jobs.landed.find(doc, encoding, job_id)  # the text may have moved meanwhile
-    if found is None or ls.driver.get(doc.uri) is not doc:
-        ls.show("warning", "responses-lsp: the AI edit changed before it could be reverted.")
-        return
-    landed, start, end = found
-    first, last = doc.to_client(encoding, start), doc.to_client(encoding, end)
-    text_edit = t.TextEdit(
-        range=t.Range(
-            start=t.Position(line=first[0], character=first[1]),
-            end=t.Position(line=last[0], character=last[1]),
-        ),
-        new_text=landed.original,
-    )
-    if ls.document_changes:
-        identifier = t.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version)
-        edit = t.WorkspaceEdit(
-            document_changes=[t.TextDocumentEdit(text_document=identifier, edits=[text_edit])]
-        )
-    else:
-        edit = t.WorkspaceEdit(changes={doc.uri: [text_edit]})
-    if await ls.apply_workspace_edit(edit, revert_label(job_id)):
-        ls.jobs.landed.take(doc.uri, job_id)
-        log.info("reverted the edit of job %d (lines %d-%d)", job_id, first[0] + 1, last[0] + 1)
-    else:
-        ls.show("warning", "responses-lsp: the editor did not apply the revert; nothing changed.")
+    return ls.runtime.reverts.start(which.uri, which.jobId)
 
 
 def _list_jobs(ls: ResponsesLanguageServer, *_args: object) -> list[dict[str, Any]]:

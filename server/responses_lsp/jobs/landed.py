@@ -7,7 +7,7 @@ the region moves it, a change after it leaves it, a change that touches it forge
 user edited what the job wrote: the revert is gone). A whole-document change forgets the
 document's regions (the server asks for incremental sync; such a change says nothing about
 where). When a code action is asked for, `intact` confirms by the text itself that the region
-still holds exactly what the job wrote; the revert command (`language_server`) replaces it by
+still holds exactly what the job wrote; the revert command (`jobs/revert.py`) replaces it by
 the original in one `workspace/applyEdit`, versioned, so a client whose buffer moved on
 refuses it rather than apply it to other text.
 """
