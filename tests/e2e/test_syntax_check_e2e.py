@@ -177,3 +177,15 @@ async def test_off_setting_sends_no_repair_turn(loopback: LoopbackServer, tmp_pa
         assert (result["outcome"], result["check"]) == ("applied", "unchecked"), result
         assert s.text(uri) == PY_SOURCE.replace(PY_FUNC, PY_BROKEN)
         assert len(s.api.requests) == 1
+
+
+async def test_a_javascript_document_broken_above_and_below_is_not_blamed(
+    session: Session,
+) -> None:
+    broken = "const base = (10;\n" + JS_SOURCE.split("\n", 1)[1].replace("+ base);", "+ base;")
+    session.api.script(Reply.text(JS_FIXED, chunks=4))
+    uri = session.open("calc.js", broken, "javascript")
+    result = await rewrite(session, uri, broken, JS_FUNC)
+    assert (result["outcome"], result["check"]) == ("applied", "checked"), result
+    assert session.text(uri) == broken.replace(JS_FUNC, JS_FIXED)
+    assert len(session.api.requests) == 1  # no repair turn
