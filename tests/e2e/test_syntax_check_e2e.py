@@ -189,3 +189,17 @@ async def test_a_javascript_document_broken_above_and_below_is_not_blamed(
     assert (result["outcome"], result["check"]) == ("applied", "checked"), result
     assert session.text(uri) == broken.replace(JS_FUNC, JS_FIXED)
     assert len(session.api.requests) == 1  # no repair turn
+
+
+async def test_a_document_too_large_to_check_says_it_was_not_checked(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    large = PY_SOURCE + "# padding, padding, padding, padding, padding, padding, padding\n" * 4000
+    assert len(large) > 250_000
+    loopback.script(Reply.text(PY_BROKEN, chunks=4))
+    async with open_session("vscode", loopback, tmp_path) as session:
+        uri = session.open("big.py", large)
+        result = await rewrite(session, uri, large, PY_FUNC)
+        assert (result["outcome"], result["check"]) == ("applied", "unchecked"), result
+        assert "not syntax-checked (the document is over 250,000 characters)" in result["message"]
+        assert len(session.api.requests) == 1

@@ -31,6 +31,7 @@ class SyntaxCheck:
         self.verdict = "unchecked"
         self.problems: list[SyntaxProblem] = []
         self.repair_asked = False
+        self.skipped = ""  # why a checkable language was not checked
         self.code_lines = (0, 0)  # the model's code in the checked document (0-based)
 
     @property
@@ -38,8 +39,13 @@ class SyntaxCheck:
         return self.doc.language_id
 
     def start(self) -> bool:
-        """Whether this document's language can be checked at all."""
-        return syntax.checker_for(self.language) is not None
+        """Whether this document can be checked at all (its language, its size)."""
+        if syntax.checker_for(self.language) is None:
+            return False
+        if sum(len(line) for line in self.doc.lines) > syntax.MAX_CHARS:
+            self.skipped = f"the document is over {syntax.MAX_CHARS:,} characters"
+            return False
+        return True
 
     def introduced(self, code: str) -> list[SyntaxProblem]:
         """The syntax errors the document has with `code` in the region and not without."""
@@ -67,6 +73,8 @@ class SyntaxCheck:
             return (
                 f"; kept with a syntax error at {self.problems[0].describe()} (syntaxCheck: keep)"
             )
+        if self.skipped:
+            return f"; not syntax-checked ({self.skipped})"
         if syntax.extra_missing(self.language):
             return f"; not syntax-checked (no {self.language} parser: {syntax.EXTRA_HINT})"
         return ""
