@@ -162,6 +162,22 @@ def test_apply_write_changes_the_file(api: LoopbackServer, app: Path, tmp_path: 
     assert "wrote app.py (+3 -2 lines)" in result.stderr
 
 
+def test_apply_leaves_the_file_as_it_was_when_the_answer_does_not_parse(
+    api: LoopbackServer, app: Path, tmp_path: Path
+) -> None:
+    broken = ASYNC_FETCH.replace("client.get(url)", "client.get(url")  # line 7: never closed
+    api.script(Reply.text(broken), Reply.text(broken))  # the answer, then the repair turn
+
+    result = run_cli(
+        "apply", "--action", "refactor-to-async", "app.py:4-7", "--write", cwd=tmp_path, api=api
+    )
+
+    assert result.returncode == 4, result.stderr  # the action failed: nothing written
+    assert app.read_text(encoding="utf-8") == SOURCE
+    assert "restored: syntax error at line 7 ('(' was never closed)" in result.stderr
+    assert len([r for r in api.requests if r.path == "/v1/responses"]) == 2
+
+
 def test_apply_reads_stdin_and_prints_the_new_text(api: LoopbackServer, tmp_path: Path) -> None:
     api.script(Reply.text(ASYNC_FETCH), Reply.text(ASYNC_FETCH))
 
