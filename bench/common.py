@@ -38,10 +38,20 @@ TITLES = {
     "did_change": "4. didChange on a 1 MB document",
     "memory": "5. Memory",
     "compaction": "6. Session compaction",
+    "token_path": "7. Token path (sanitizer + region)",
 }
 """Names of the benches in the summary table."""
 
-SECTIONS = ["summary", "startup", "code_action", "stream_lag", "did_change", "memory", "compaction"]
+SECTIONS = [
+    "summary",
+    "startup",
+    "code_action",
+    "stream_lag",
+    "did_change",
+    "memory",
+    "compaction",
+    "token_path",
+]
 """Order of the sections in RESULTS.md."""
 
 HEADER = """# responses-lsp — benchmark results

@@ -41,6 +41,7 @@ FULL = {
     "did_change": ["--rounds", "3", "--changes", "1000"],
     "memory": ["--runs", "3"],
     "compaction": [],
+    "token_path": ["--rounds", "3"],
 }
 QUICK = {
     "startup": ["--rounds", "5", "--importtime", "2"],
@@ -49,6 +50,7 @@ QUICK = {
     "did_change": ["--rounds", "1", "--changes", "200"],
     "memory": ["--runs", "1"],
     "compaction": ["--turns", "60"],
+    "token_path": ["--rounds", "1"],
 }
 TIMEOUT_S = {
     "startup": 900,
@@ -57,6 +59,7 @@ TIMEOUT_S = {
     "did_change": 900,
     "memory": 600,
     "compaction": 900,
+    "token_path": 600,
 }
 
 

@@ -149,6 +149,9 @@ class ResponsesLanguageServer(LanguageServer):
         driver.encoding = self.position_encoding
         driver.open_version_is_real = self.client_name != "neovim"
         driver.version_late = self.client_name == "eglot"  # 1.9 sends no clientInfo
+        # Emacs' jsonrpc.el may leave a message that shares a read with an answer unparsed
+        # (EditDriver.after_reply): eglot, and clients that do not say who they are.
+        driver.gap_after_replies = self.client_name in ("", "eglot")
         if not self.document_changes:
             driver.versioned = False
 

@@ -18,9 +18,9 @@ from typing import Any
 from lsprotocol import types as t
 
 from responses_lsp.editing.driver import REPLY_GAP
-from responses_lsp.loopback import Reply
 from tests.e2e.conftest import Session
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, SOURCE
+from tests.loopback import Reply  # the fault DSL (Reply.stall)
 
 
 def _timestamp_edits(session: Session) -> list[tuple[float, str]]:

@@ -22,7 +22,7 @@ import pytest
 from lsprotocol import types as t
 
 from responses_lsp.editing.document import Document, Encoding
-from responses_lsp.editing.driver import EditDriver
+from responses_lsp.editing.driver import REPLY_GAP, EditDriver
 from responses_lsp.editing.live_region import Outcome, OutgoingEdit, Overlap, RegionJob
 
 URI = "file:///work/app.py"
@@ -333,3 +333,42 @@ def test_overlapping_regions_are_refused() -> None:
         h.driver.start_region(URI, (3, 0), (6, 0), keep_partial=False)
     other = h.driver.start_region(URI, (0, 0), (1, 0), keep_partial=False)  # the import line
     assert other.original == "import time\n"
+
+
+def test_a_client_that_needs_it_gets_no_edit_within_the_reply_gap() -> None:
+    # Emacs' jsonrpc.el may leave a message that shares a read with an answer unparsed
+    # (EditDriver.after_reply): the first edit of a job and the first after an answer wait.
+    h = Harness()
+    h.driver.gap_after_replies = True
+
+    async def body() -> None:
+        job = h.region()  # started while its request is being answered
+        stream(job, "async ")
+        h.driver.pump(URI)
+        assert h.client.sent == []
+        await h.advance(REPLY_GAP / 2)
+        assert h.client.sent == []
+        await h.advance(REPLY_GAP / 2 + 0.001)
+        assert len(h.client.sent) == 1
+        h.driver.after_reply()  # e.g. a codeAction answered mid-stream
+        stream(job, ANSWER[:21])
+        h.driver.pump(URI)
+        await h.advance(REPLY_GAP * 0.8)
+        assert len(h.client.sent) == 1  # still inside the gap
+        await h.advance(REPLY_GAP * 0.2 + 0.001)
+        assert len(h.client.sent) == 2
+
+    h.run(body)
+
+
+def test_other_clients_get_no_reply_gap() -> None:
+    h = Harness()  # gap_after_replies is off unless `initialize` says the client needs it
+
+    async def body() -> None:
+        job = h.region()
+        h.driver.after_reply()
+        stream(job, "async ")
+        h.driver.pump(URI)
+        assert len(h.client.sent) == 1  # at once
+
+    h.run(body)

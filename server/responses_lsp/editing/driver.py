@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 SendEdit = Callable[["OutgoingEdit"], "Future[Any]"]
 
 REPLY_GAP = 0.05
-"""Seconds between our answer to a request and the next edit we send (see `after_reply`)."""
+"""Seconds between our answer to a request and the next edit we send, for the clients that
+need it (`EditDriver.gap_after_replies`; see `after_reply`)."""
 
 
 def _applied(future: Future[Any]) -> tuple[bool, str]:
@@ -70,6 +71,7 @@ class EditDriver:
         self.versioned = versioned
         self.open_version_is_real = False  # see DocStreamer (False for Neovim)
         self.version_late = False  # see DocStreamer (True for eglot)
+        self.gap_after_replies = False  # True for Emacs' jsonrpc.el clients (see `after_reply`)
         self.settle_timeout = settle_timeout
         self.encoding = Encoding("utf-16")
         self.docs: dict[str, Document] = {}
@@ -111,8 +113,13 @@ class EditDriver:
         left unparsed until more output comes. An applyEdit written right behind the
         answer (the restoring edit of `responses-lsp-cancel`, about 1 run in 8) then sat in
         Emacs' buffer while the server waited for its reply: nothing more was ever sent.
-        A short gap puts the edit in a later read. Harmless for every other client.
+        A short gap puts the edit in a later read. Only the clients that may read this way
+        get it (`gap_after_replies`, set from `initialize`): elsewhere it would add its 50 ms to the
+        lag of every edit that follows a code-action request, which VS Code sends on every
+        cursor move.
         """
+        if not self.gap_after_replies:
+            return
         until = self.clock() + REPLY_GAP
         self._quiet_until = until
         for uri, streamer in list(self.streamers.items()):
@@ -167,9 +174,10 @@ class EditDriver:
             self.streamers[uri] = streamer
         # The job starts while its request is being answered: its first edit too keeps
         # `REPLY_GAP` from the answer (see `after_reply`).
-        streamer.quiet_until = max(
-            streamer.quiet_until, self._quiet_until, self.clock() + REPLY_GAP
-        )
+        if self.gap_after_replies:
+            streamer.quiet_until = max(
+                streamer.quiet_until, self._quiet_until, self.clock() + REPLY_GAP
+            )
         return streamer.add_job(start, end, keep_partial=keep_partial, job_id=job_id)
 
     def pump(self, uri: str) -> None:

@@ -88,6 +88,51 @@ class OutgoingEdit:
     intent: str
 
 
+class Text:
+    """A string that grows at its end in O(appended): pieces, joined only when read whole.
+
+    The streamed output and the confirmed new text of a job grow by one token or one edit
+    at a time; re-joining them on every token made the token path quadratic (issue 14)."""
+
+    __slots__ = ("_len", "_parts")
+
+    def __init__(self, text: str = "") -> None:
+        self._parts = [text] if text else []
+        self._len = len(text)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def append(self, text: str) -> None:
+        if text:
+            self._parts.append(text)
+            self._len += len(text)
+
+    def value(self) -> str:
+        """The whole text (joined once, then kept joined)."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def tail(self, start: int) -> str:
+        """`value()[start:]`, reading only the pieces after `start` (the common case: the
+        text appended since the engine last took some)."""
+        if start >= self._len:
+            return ""
+        out: list[str] = []
+        at = self._len
+        for part in reversed(self._parts):
+            at -= len(part)
+            if at <= start:
+                out.append(part[start - at :])
+                break
+            out.append(part)
+        return "".join(reversed(out))
+
+
 @dataclass
 class RegionJob:
     """The engine's view of one job's region on one document."""
@@ -98,8 +143,13 @@ class RegionJob:
     end: Pos
     original: str
     keep_partial: bool = False
-    target: str = ""
-    have: str = ""  # new text confirmed in the document (strays excluded)
+    # The output to write (streamed so far, or final), and the new text confirmed in the
+    # document (strays excluded); see `target` and `have`.
+    target_text: Text = field(default_factory=Text)
+    have_text: Text = field(default_factory=Text)
+    # Whether `target` only grew by `append` since the engine last checked that `have`
+    # is a prefix of it (then the next piece to send is simply its tail).
+    appended_only: bool = False
     phase: Phase = Phase.STREAMING
     outcome: Outcome | None = None
     strays: list[Stray] = field(default_factory=list)
@@ -118,10 +168,32 @@ class RegionJob:
     def done(self) -> bool:
         return self.phase is Phase.DONE
 
+    @property
+    def target(self) -> str:
+        return self.target_text.value()
+
+    @target.setter
+    def target(self, text: str) -> None:
+        self.target_text = Text(text)
+        self.appended_only = False
+
+    @property
+    def have(self) -> str:
+        return self.have_text.value()
+
+    @have.setter
+    def have(self, text: str) -> None:
+        self.have_text = Text(text)
+
     # ------------------------------------------------------------ commands from the job
 
+    def append(self, delta: str) -> None:
+        """More sanitized output (streaming): the token path, O(len(delta))."""
+        if self.phase is Phase.STREAMING:
+            self.target_text.append(delta)
+
     def set_target(self, text: str) -> None:
-        """The sanitized output so far (streaming)."""
+        """The sanitized output so far, whole (streaming; "" starts again after a retry)."""
         if self.phase is Phase.STREAMING:
             self.target = text
 

@@ -95,6 +95,8 @@ class DocStreamer:
         self.hold_until = float("-inf")
         self.quiet_until = float("-inf")  # nothing sent before (set by the driver)
         self._rejections = 0  # unexplained refusals since the last didChange
+        self._insert_rejections = 0  # refusals of versioned edits since the last didChange
+        self.loose_inserts = False  # streamed inserts go unversioned (see `_refused`)
         self._quiet_since = clock()  # when the last didChange arrived (or the streamer began)
         self._user_at = float("-inf")  # when the server last saw a change of the user's
         self._failures = 0  # refusals in a row (see `on_batch_end` for the ones forgiven)
@@ -152,6 +154,10 @@ class DocStreamer:
                 # nothing after an unversioned edit can come back before it does.
                 break
             out.append((sent, self.literal(sent)))
+            if self.certainly_applied(sent):
+                # Applied for sure, so never skipped: nothing after it comes back first
+                # (a blank line that looks like a later edit of ours is not that edit).
+                break
         return out
 
     def match(self, change: Change) -> int | None:
@@ -181,6 +187,7 @@ class DocStreamer:
     def on_batch_end(self) -> None:
         """After one didChange: edits acknowledged before it but not in it were skipped."""
         self._rejections = 0
+        self._insert_rejections = 0
         self._quiet_since = self.clock()
         self.hold_until = float("-inf")
         stale = [v for v in self._stale_refusals if v < self.doc.version]
@@ -226,6 +233,11 @@ class DocStreamer:
         of ours applied but not yet echoed (its didChange is owed), and the document quiet
         for `settle_timeout` (longer than any client holds its changes for an idle user).
         Only a client whose versions are broken refuses then; the others are waited for.
+        Inserts are another matter: one that lands where the user's unreported typing moved
+        the text deletes nothing and is moved back (a stray), so after
+        `REJECTIONS_BEFORE_UNVERSIONED` refusals with no didChange between them the
+        streamed inserts go unversioned (eglot holds its changes while the user keeps
+        typing: without this the stream would stall and give up).
         """
         self._failures += 1
         if sent.version is not None:
@@ -242,6 +254,10 @@ class DocStreamer:
             self.hold_until = now + backoff
         owed = any(s.acked and s.applied for s in self.pending)
         quiet = now - self._quiet_since >= self.settle_timeout
+        if sent.version is not None:
+            self._insert_rejections += 1
+            if self._insert_rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
+                self.loose_inserts = True
         if sent.version is not None and not explained and not owed and quiet:
             self._rejections += 1
         if self._rejections >= REJECTIONS_BEFORE_UNVERSIONED and self.versioned:
@@ -341,7 +357,7 @@ class DocStreamer:
             self._map_strays(other, change, skip=sent.stray)
         if sent.intent == "insert":
             body = sent.text[: len(sent.text) - len(sent.sentinel)]
-            job.have += body
+            job.have_text.append(body)
             job.end = map_through(job.end, change, stick_right=True)
             job.mid = extent(change.start, body)
             if sent.sentinel:
@@ -518,6 +534,8 @@ class DocStreamer:
 
     def _predicted(self) -> tuple[Document, int | None]:
         """The text the client will have once our pending edits apply, and its version."""
+        if not self.pending:  # the common case while streaming: the document itself
+            return self.doc, self._version()
         view = Document(self.doc.uri, "", self.doc.version)
         view.lines = list(self.doc.lines)
         for sent in self.pending:
@@ -546,6 +564,14 @@ class DocStreamer:
                 end = map_through(end, change, stick_right=False)
         return start, mid, end
 
+    def _have_len(self, job: RegionJob) -> int:
+        """len(_have_p(job)), without joining it."""
+        return len(job.have_text) + sum(
+            len(s.text) - len(s.sentinel)
+            for s in self.pending
+            if s.job is job and s.intent == "insert"
+        )
+
     def _have_p(self, job: RegionJob) -> str:
         return job.have + "".join(
             s.text[: len(s.text) - len(s.sentinel)]
@@ -567,17 +593,26 @@ class DocStreamer:
                 job._finish(Outcome.CONFLICT)
             return None
         start, mid, end = self._p_anchor(job)
-        have = self._have_p(job)
         if job.phase in (Phase.STREAMING, Phase.FINALIZING):
-            if job.target.startswith(have):
-                piece = job.target[len(have) :]
+            # The token path: while the output only grew at its end since `have` was seen
+            # to be a prefix of it, the next piece is its tail (O(piece), no re-join and no
+            # prefix comparison of the whole output; issue 14). Otherwise compare in full.
+            have_len = self._have_len(job)
+            if job.appended_only and have_len <= len(job.target_text):
+                prefix = True
+            else:
+                have = self._have_p(job)
+                prefix = job.target.startswith(have)
+                job.appended_only = prefix and job.phase is Phase.STREAMING
+            if prefix:
+                piece = job.target_text.tail(have_len)
                 if piece.endswith("\r") and job.phase is Phase.STREAMING:
                     piece = piece[:-1]  # never split a CRLF pair across two edits
                 if piece:
                     sentinel = ""
                     if (
                         job.phase is Phase.STREAMING
-                        and not have
+                        and not have_len
                         and job.sentinel is None
                         and mid < end
                         and mid[1] == 0
@@ -587,7 +622,7 @@ class DocStreamer:
                     return self._sent(
                         job, "insert", mid, mid, piece + sentinel, now, sentinel=sentinel
                     )
-                if len(job.target) > len(have):
+                if len(job.target_text) > have_len:
                     return None
                 if job.phase is Phase.FINALIZING and settled:
                     if mid < end:
@@ -596,6 +631,7 @@ class DocStreamer:
                 return None
             if not settled:
                 return None
+            have = self._have_p(job)
             keep = common_prefix(have, job.target)
             if 0 < keep < len(have) and have[keep - 1] == "\r" and have[keep] == "\n":
                 keep -= 1  # a position cannot fall inside a CRLF pair
@@ -652,6 +688,8 @@ class DocStreamer:
         if sent.intent == "delete-original" and sent.job.phase is Phase.FINALIZING:
             sent.job.committing = True  # the final edit is on its way: too late to cancel
         view, version = self._predicted()
+        if sent.intent == "insert" and self.loose_inserts:
+            version = None  # see `_refused`
         sent.version = version
         sent.pinned = version is not None and not self.version_late
         sent.client_start = view.to_client(self.encoding, sent.start)

@@ -189,8 +189,9 @@ class SingleFileJob:
             async for event in events:
                 if isinstance(event, OutputTextDelta):
                     stats.tokens += 1
-                    if sanitizer.feed(event.delta):
-                        region.set_target(sanitizer.emitted)
+                    delta = sanitizer.feed(event.delta)
+                    if delta:  # the straight token path: appended, never re-joined
+                        region.append(delta)
                         host.driver.pump(uri)
                     if region.conflict:
                         raise EditConflict()
