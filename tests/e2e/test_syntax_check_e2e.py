@@ -75,6 +75,20 @@ def last_user_text(body: dict[str, Any]) -> str:
     return "".join(part["text"] for part in message["content"])
 
 
+def buffers_after_each_edit(session: Session, uri: str) -> list[str]:
+    """The buffer after each workspace/applyEdit the editor applies (filled as they come)."""
+    seen: list[str] = []
+    apply = session.editor._on_apply_edit
+
+    def recording(params: Any) -> Any:
+        answer = apply(params)
+        seen.append(session.text(uri))
+        return answer
+
+    session.editor._on_apply_edit = recording  # type: ignore[method-assign]
+    return seen
+
+
 async def rewrite(session: Session, uri: str, source: str, func: str) -> dict[str, Any]:
     start = source.index(func)
     rng = session.span(uri, start, start + len(func))
@@ -84,10 +98,15 @@ async def rewrite(session: Session, uri: str, source: str, func: str) -> dict[st
 async def test_python_broken_answer_gets_one_repair_turn_and_the_repair_lands(
     session: Session,
 ) -> None:
-    session.api.script(Reply.text(PY_BROKEN, chunks=6), Reply.text(PY_FIXED, chunks=6))
+    paced = {"chunks": 6, "pace_tps": 40}  # slow enough for each answer to show
+    session.api.script(Reply.text(PY_BROKEN, **paced), Reply.text(PY_FIXED, **paced))
     uri = session.open("calc.py", PY_SOURCE)
+    seen = buffers_after_each_edit(session, uri)
     result = await rewrite(session, uri, PY_SOURCE, PY_FUNC)
     assert result["outcome"] == "applied", result
+    # the repair streamed in place of the broken code, never after it
+    assert any("return sum(xs\n" in text for text in seen)
+    assert max(text.count("def total(xs):") for text in seen) == 2  # new + original
     assert result["check"] == "repaired", result
     assert "repaired (syntax error at line 5" in result["message"], result
     assert session.text(uri) == PY_SOURCE.replace(PY_FUNC, PY_FIXED)

@@ -160,6 +160,8 @@ class SingleFileJob:
             final,
             self.region.start[0] + 1,
         )
+        self.region.set_target("")  # the repair streams in place of the broken code
+        self.host.driver.pump(self.job.request.uri)
         output, sanitizer = await self._ask(repair, progress)
         repaired = sanitizer.finish()
         record_turn(self.host, repair, output, self.stats.usage)
