@@ -18,10 +18,13 @@ JOBS = "responses-lsp.jobs"
 """The running jobs."""
 JOB_RESULT = "responses-lsp.jobResult"
 """How a job ended, for clients without `clientFeatures.jobDone`: `{"jobId"}`."""
+REVERT = "responses-lsp.revert"
+"""Revert a finished AI edit: `{"uri", "jobId"}`; offered as the code action "Revert AI edit"
+while the job's text is untouched; answers at once, the original comes back in one edit."""
 SESSION_SHOW = "responses-lsp.session.show"
 SESSION_RESET = "responses-lsp.session.reset"
 SESSION_COMPACT = "responses-lsp.session.compact"
-COMMANDS = (RUN, CANCEL, JOBS, JOB_RESULT, SESSION_SHOW, SESSION_RESET, SESSION_COMPACT)
+COMMANDS = (RUN, CANCEL, JOBS, JOB_RESULT, REVERT, SESSION_SHOW, SESSION_RESET, SESSION_COMPACT)
 
 # ---- the end of a job
 
@@ -40,6 +43,16 @@ recognises and cancels jobs by it)."""
 EDIT_LABEL_PREFIX = "responses-lsp job "
 """Every `workspace/applyEdit` of a job is labelled `responses-lsp job <id>: <intent>`; the
 VS Code extension and the Neovim module group a job's edits into one undo step by it."""
+
+
+REVERT_TITLE = "Revert AI edit"
+"""The title of the code action that offers `REVERT`."""
+
+
+def revert_label(job_id: int) -> str:
+    """The `workspace/applyEdit` label of a revert: not a job edit label, so the one-undo code
+    leaves it to the editor (the revert is its own undo step)."""
+    return f"responses-lsp: revert AI edit of job {job_id}"
 
 
 def progress_token(job_id: int) -> str:

@@ -37,6 +37,7 @@ from responses_lsp.contract import (
     JOB_DONE,
     JOB_RESULT,
     JOBS,
+    REVERT,
     RUN,
     SESSION_COMPACT,
     SESSION_RESET,
@@ -48,6 +49,7 @@ from responses_lsp.jobs.arguments import (
     BadArguments,
     CancelArguments,
     JobResultArguments,
+    RevertArguments,
     RunArguments,
     SessionArguments,
     make_converter,
@@ -89,15 +91,20 @@ class ResponsesProtocol(LanguageServerProtocol):
     def lsp_text_document__did_open(self, params: t.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         self._server.driver.open(item.uri, item.text, item.version, item.language_id)
+        self._server.jobs.landed.forget(item.uri)
 
     @lsp_method(t.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: t.DidChangeTextDocumentParams) -> None:
         doc = params.text_document
-        self._server.driver.change(doc.uri, doc.version, list(params.content_changes))
+        changes = list(params.content_changes)
+        self._server.driver.change(doc.uri, doc.version, changes)
+        # finished AI edits move with the text, and are forgotten once the user edits them
+        self._server.jobs.landed.changed(doc.uri, self._server.driver.encoding, changes)
 
     @lsp_method(t.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: t.DidCloseTextDocumentParams) -> None:
         self._server.runtime.close_document(params.text_document.uri)
+        self._server.jobs.landed.forget(params.text_document.uri)
 
 
 class ResponsesLanguageServer(LanguageServer):
@@ -405,6 +412,9 @@ def _code_actions(ls: ResponsesLanguageServer, params: t.CodeActionParams) -> li
                 disabled=disabled,
             )
         )
+    revert = ls.runtime.reverts.action(doc, rng, params.context.only)
+    if revert is not None:
+        result.append(revert)
     return result
 
 
@@ -434,6 +444,18 @@ def _cancel(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
         ls.show("error", f"responses-lsp: bad arguments for {CANCEL}: {exc}")
         return {"cancelled": 0}
     return {"cancelled": ls.jobs.cancel(job_id=which.jobId, uri=which.uri, reason="cancelled")}
+
+
+def _revert(ls: ResponsesLanguageServer, *args: object) -> dict[str, Any]:
+    """`{uri, jobId}`: the original of a finished AI edit back, in one edit (`jobs/revert.py`);
+    answers at once (DESIGN I9)."""
+    try:
+        which = structure(ls.converter, args, RevertArguments)
+    except BadArguments as exc:
+        message = f"responses-lsp: bad arguments for {REVERT}: {exc}"
+        ls.show("error", message)
+        return {"reverted": False, "message": message}
+    return ls.runtime.reverts.start(which.uri, which.jobId)
 
 
 def _list_jobs(ls: ResponsesLanguageServer, *_args: object) -> list[dict[str, Any]]:
@@ -537,6 +559,7 @@ def build_server() -> ResponsesLanguageServer:
     server.command(CANCEL)(_cancel)
     server.command(JOBS)(_list_jobs)
     server.command(JOB_RESULT)(_job_result)
+    server.command(REVERT)(_revert)
     server.command(SESSION_SHOW)(_session_show)
     server.command(SESSION_RESET)(_session_reset)
     server.command(SESSION_COMPACT)(_session_compact)

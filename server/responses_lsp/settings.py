@@ -33,6 +33,7 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 SessionScope = Literal["workspace", "document", "off"]
 LogLevel = Literal["error", "warning", "info", "debug"]
 ApplyPatchForm = Literal["auto", "custom", "function"]
+SyntaxCheck = Literal["restore", "keep", "off"]
 _HEADER_NAME = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
 ActionKind = Literal[
     "refactor.rewrite", "refactor", "quickfix", "refactor.extract", "refactor.inline"
@@ -115,6 +116,8 @@ class Settings(_Model):
     """User-defined actions: id, title, kind, prompt template, languages."""
     keep_partial_on_cancel: bool = False
     """Keep the partial output when a job is cancelled (default: restore the original)."""
+    syntax_check: SyntaxCheck = "restore"
+    """Edits that parse worse get a repair turn, then: `restore` the original, `keep` it; `off`."""
     deny_patterns: tuple[str, ...] = ()
     """Extra glob patterns of files the model may never read or change (secrets always are)."""
     max_tool_steps: int = Field(default=12, ge=1, le=50)

@@ -211,6 +211,22 @@ def test_apply_summary_says_when_the_endpoint_reports_no_usage(
     assert "0 input tokens" not in result.stderr
 
 
+def test_apply_leaves_the_file_as_it_was_when_the_answer_does_not_parse(
+    api: LoopbackServer, app: Path, tmp_path: Path
+) -> None:
+    broken = ASYNC_FETCH.replace("client.get(url)", "client.get(url")  # line 7: never closed
+    api.script(Reply.text(broken), Reply.text(broken))  # the answer, then the repair turn
+
+    result = run_cli(
+        "apply", "--action", "refactor-to-async", "app.py:4-7", "--write", cwd=tmp_path, api=api
+    )
+
+    assert result.returncode == 4, result.stderr  # the action failed: nothing written
+    assert app.read_text(encoding="utf-8") == SOURCE
+    assert "restored: syntax error at line 7 ('(' was never closed)" in result.stderr
+    assert len([r for r in api.requests if r.path == "/v1/responses"]) == 2
+
+
 def test_apply_reads_stdin_and_prints_the_new_text(api: LoopbackServer, tmp_path: Path) -> None:
     api.script(Reply.text(ASYNC_FETCH), Reply.text(ASYNC_FETCH))
 
@@ -316,6 +332,9 @@ def test_check_ok_shows_what_is_used_with_the_key_masked(
     assert "model     gpt-5.2-codex (from default)" in result.stdout
     assert f"API key   {MASKED} (from environment variable OPENAI_API_KEY)" in result.stdout
     assert "OK:" in result.stdout
+    # the test set-up installs the parse extra: edits in these languages are parse-checked
+    assert "syntax    checked: python (standard library), javascript," in result.stdout
+    assert "go, rust, c, cpp, java, shellscript, sh, bash (tree-sitter)\n" in result.stdout
     # then one request per compaction strategy and per apply_patch form, none retried
     assert [(r.method, r.path) for r in api.requests] == [
         ("GET", "/v1/models"),

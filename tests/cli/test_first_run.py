@@ -104,7 +104,7 @@ async def test_the_server_says_1_token(tmp_path: Path) -> None:
 
     assert result["outcome"] == "applied"
     assert result["tokens"] == 1
-    assert result["message"] == "done: 1 token"
+    assert result["message"] == "done: 1 token; checked"  # and it parses
 
 
 # ----------------------------------------------------------------- demo --serve

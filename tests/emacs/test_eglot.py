@@ -35,7 +35,7 @@ from tests.fakes.long_stream import (
     MAX_DELTA_CHARS,
     MIN_STREAM_SECONDS,
 )
-from tests.fakes.samples import FETCH, SOURCE
+from tests.fakes.samples import ASYNC_FETCH, FETCH, REFACTORED, SOURCE
 from tests.loopback import LoopbackServer, RecordedRequest, Reply
 
 REQUIRED = os.environ.get("RESPONSES_LSP_EMACS_TIER") == "1"
@@ -296,4 +296,70 @@ def test_instruction_helper_with_the_docs_configuration(
     assert instruction in json.dumps(request.body)
     assert_settled(session, SOURCE.replace(FETCH, rewritten))
     assert_outcome(session, "applied")
+    assert_no_questions_and_no_timeouts(session)
+
+
+def open_menu(session: EmacsSession) -> list[str]:
+    """M-x eglot-code-actions at point (or on the region): what this menu offers."""
+    before = len(session.named("menu"))
+    session.command("eglot-code-actions")
+    deadline = time.monotonic() + 20
+    while len(session.named("menu")) == before:
+        assert time.monotonic() < deadline, f"no code-action menu\n{session.diagnostics()}"
+        time.sleep(0.1)
+    return [str(t) for t in session.named("menu")[-1].data["titles"]]
+
+
+def choose(session: EmacsSession, title: str) -> list[str]:
+    titles = open_menu(session)
+    session.type(title)
+    session.keys("Enter")
+    return titles
+
+
+def code_action_titles(session: EmacsSession) -> list[str]:
+    titles = open_menu(session)
+    session.keys("C-g")
+    return titles
+
+
+def test_revert_ai_edit_restores_the_original_and_goes_once_the_text_is_edited(
+    emacs: Path, loopback: LoopbackServer, tmp_path: Path, sessions: list[EmacsSession]
+) -> None:
+    """eglot has no one-undo integration: after a finished action, its lines offer "Revert AI
+    edit", which puts exactly the original back in one edit (and is then gone); after a second
+    action, typing inside the rewritten lines takes the revert away."""
+    loopback.script(Reply.text(ASYNC_FETCH, pace_tps=200), Reply.text(ASYNC_FETCH, pace_tps=200))
+    session = start(emacs, tmp_path, loopback, readme_init())
+    sessions.append(session)
+    select_lines(session, *FETCH_LINES)
+    titles = choose(session, "Refactor to async (AI)")
+    assert "Revert AI edit" not in titles
+    assert_settled(session, REFACTORED)
+    assert_outcome(session, "applied")
+
+    session.keys("C-g")  # no active region: the code actions of the line at point
+    session.goto_line(6)  # inside the rewritten function
+    applied = len(session.named("applied"))
+    titles = choose(session, "Revert AI edit")
+    assert "Revert AI edit" in titles, titles
+    assert_settled(session, SOURCE)
+    assert len(session.named("applied")) == applied + 1, "the revert was not one edit"
+    session.goto_line(5)
+    assert "Revert AI edit" not in code_action_titles(session)
+
+    select_lines(session, *FETCH_LINES)
+    choose(session, "Refactor to async (AI)")
+    assert_settled(session, REFACTORED)
+    session.keys("C-g")
+    session.goto_line(6)
+    assert "Revert AI edit" in code_action_titles(session)
+    session.keys("C-e")
+    session.type("  # mine")
+    time.sleep(1.5)  # eglot sends its didChange on an idle timer
+    titles = code_action_titles(session)
+    assert "Revert AI edit" not in titles, titles
+    assert_settled(
+        session, REFACTORED.replace("AsyncClient() as client:", "AsyncClient() as client:  # mine")
+    )
     assert_no_questions_and_no_timeouts(session)

@@ -399,6 +399,7 @@ def test_settings_keys_lists_every_camel_case_key_with_its_default() -> None:
         "contextChars": 6_000,
         "actions": [],
         "keepPartialOnCancel": False,
+        "syntaxCheck": "restore",
         "denyPatterns": [],
         "maxToolSteps": 12,
         "prices": {},

@@ -45,6 +45,7 @@ from responses_lsp.errors import (
     ResponsesLspError,
     ServerError,
 )
+from responses_lsp.jobs import syntax
 from responses_lsp.redaction import mask
 from responses_lsp.settings import ResolvedSettings, check_base_url, resolve_settings
 
@@ -126,6 +127,7 @@ async def _check(args: argparse.Namespace) -> int:
         say(f"  API key   {mask(resolved.api_key)} (from {resolved.key_source})")
     else:
         say(f"  API key   none ({settings.api_key_env} is not set)")
+    say(f"  syntax    {syntax_summary()}")
     say("  (an editor can override these with its responsesLsp.* settings)")
     say()
     if not resolved.has_key:
@@ -150,6 +152,21 @@ async def _check(args: argparse.Namespace) -> int:
     finally:
         await client.aclose()
     return EXIT_OK
+
+
+def syntax_summary() -> str:
+    """Which languages' edits are parse-checked (`syntaxCheck`), and which are not for want
+    of the optional `parse` extra."""
+    found = syntax.available()
+    line = "checked: python (standard library)"
+    others = [name for name in found["checked"] if name not in syntax.PYTHON]
+    if others:
+        line += ", " + ", ".join(others) + " (tree-sitter)"
+    if found["missing"]:
+        line += (
+            "; NOT checked: " + ", ".join(found["missing"]) + f" (no parser: {syntax.EXTRA_HINT})"
+        )
+    return line
 
 
 async def _capabilities(client: ResponsesClient, apply_patch_form: str) -> None:

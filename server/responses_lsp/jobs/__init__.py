@@ -14,6 +14,10 @@ The data flow, top to bottom:
 * the bodies — `single` (one region, streamed through the sanitizer into the edit engine),
   `multi_file` (the `tool_loop` over the workspace tools, then one confirmed `WorkspaceEdit`),
   `compaction` (a session compacted on request);
+* `syntax` + `syntax_check` — a single-file answer parsed in place against the document before
+  it, and the one repair turn (`single`) when it brought in syntax errors;
+* `landed` + `revert` — finished edits followed through later changes, and "Revert AI edit"
+  while one still holds exactly what its job wrote;
 * `types` — the shapes shared by all of them: `JobHost` (all a job knows of the server), `Job`,
   `JobRequest`, `JobResult`, `JobBody`, `Progress`;
 

@@ -3,8 +3,9 @@
 `responses-lsp.run` takes one object `{action, uri, range?, instruction?, diagnostics?}` (what
 the code action put in its command, plus the instruction a client asked the user for);
 `responses-lsp.cancel` `{jobId?, uri?}`; `responses-lsp.jobResult` `{jobId}` or the bare id;
-the session commands `{uri?}` or the bare uri. `make_converter` is the converter pygls uses
-for every message, with the one hook these need (a diagnostic is an LSP object or a string).
+`responses-lsp.revert` `{uri, jobId}`; the session commands `{uri?}` or the bare uri.
+`make_converter` is the converter pygls uses for every message, with the one hook these need
+(a diagnostic is an LSP object or a string).
 Unknown fields are ignored (clients send back the whole code action argument, and the answer
 of `run`). Positions are plain integers here: a range outside the document is the job's to
 refuse, with its own message, not a type error.
@@ -83,6 +84,14 @@ class CancelArguments:
 class JobResultArguments:
     """`responses-lsp.jobResult`."""
 
+    jobId: int  # the wire name
+
+
+@attrs.define
+class RevertArguments:
+    """`responses-lsp.revert`: the finished edit of job `jobId` in `uri`."""
+
+    uri: str
     jobId: int  # the wire name
 
 

@@ -34,6 +34,7 @@ from responses_lsp.errors import MissingApiKey, ResponsesLspError
 from responses_lsp.jobs.arguments import RunArguments
 from responses_lsp.jobs.checks import lone_surrogate_line, range_problem
 from responses_lsp.jobs.compaction import CompactionJob
+from responses_lsp.jobs.landed import LandedEdits
 from responses_lsp.jobs.multi_file import MultiFileJob
 from responses_lsp.jobs.single import SingleFileJob
 from responses_lsp.jobs.types import Job, JobBody, JobHost, JobRequest, JobResult, Progress
@@ -62,6 +63,7 @@ class JobManager:
         self.host = host
         self.jobs: dict[int, Job] = {}
         self.results: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.landed = LandedEdits()  # finished edits "Revert AI edit" can still undo
 
     # ------------------------------------------------------------------ control
 
@@ -292,6 +294,8 @@ class JobManager:
                 f"responses-lsp: internal error ({type(exc).__name__}: {exc})"
             )
         result = await body.settle(error, job.task.cancelled(), time.monotonic() - started)
+        if isinstance(body, SingleFileJob) and result.outcome == "applied":
+            body.land(self.landed)
         self._end(job, result, progress)
         return result
 
@@ -299,6 +303,8 @@ class JobManager:
         """The one outcome path: the progress ends with the outcome, the user is told."""
         progress.end(end_message(result))
         kind = SHOWN.get(result.outcome)
+        if kind is None and result.details.get("check") == "kept":
+            kind = "warning"  # applied, but the code does not parse: the user must know
         quiet = result.outcome == "restored" and job.cancel_reason  # the user asked for it
         if kind is not None and result.message and not quiet:
             self.host.show(kind, result.message)

@@ -180,3 +180,24 @@ def record_turn(
     host.sessions.record(
         turn.session, [turn.remembered], output, measured, spent=spent(host, usages)
     )
+
+
+def build_repair_turn(
+    turn: Turn, output: list[dict[str, Any]], problems: list[str], code: str, first_line: int
+) -> Turn:
+    """The one repair turn after an answer that does not parse: the same request, asked in
+    the same conversation, with the errors (their lines in the file) and the code produced.
+
+    With a session, the first turn is in its history already (`record_turn`); without one,
+    the first exchange is sent again before the repair message."""
+    listed = "\n".join(f"- {problem}" for problem in problems)
+    text = (
+        "Your code does not parse: the file has syntax errors it did not have before your "
+        f"edit, which starts at line {first_line} of the file:\n{listed}\n\n"
+        f"The code you produced:\n```\n{code}\n```\n\n"
+        "Answer again with the corrected code for the same selection, and nothing else."
+    )
+    repair = user_message(text)
+    new_items = [repair] if turn.session is not None else [*turn.new_items, *output, repair]
+    request = turn.request.model_copy(update={"input": new_items})
+    return Turn(request=request, new_items=new_items, remembered=repair, session=turn.session)

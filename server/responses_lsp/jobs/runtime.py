@@ -22,6 +22,7 @@ from responses_lsp.api.client import ClientConfig, ResponsesClient
 from responses_lsp.editing.driver import EditDriver
 from responses_lsp.editing.live_region import OutgoingEdit
 from responses_lsp.jobs.manager import JobManager
+from responses_lsp.jobs.revert import Reverts
 from responses_lsp.jobs.types import JobHost
 from responses_lsp.sessions.manager import SessionManager
 from responses_lsp.sessions.store import SessionStore, default_state_dir
@@ -50,6 +51,7 @@ class Runtime:
         self.driver = EditDriver(send=server.send_edit)
         server.configure_driver(self.driver)
         self.jobs = JobManager(server)
+        self.reverts = Reverts(server, self.jobs.landed)  # "Revert AI edit"
         self._resolved: ResolvedSettings | None = None
         self._reported_problems: tuple[str, ...] = ()
         self._api: ResponsesClient | None = None

@@ -28,7 +28,7 @@ from responses_lsp.api.events import (
 )
 from responses_lsp.api.requests import ResponseRequest
 from responses_lsp.editing.document import Document
-from responses_lsp.editing.live_region import RegionJob
+from responses_lsp.editing.live_region import Outcome, RegionJob
 from responses_lsp.editing.sanitizer import SanitizerOptions, StreamSanitizer, looks_like_code
 from responses_lsp.errors import (
     ApiError,
@@ -37,7 +37,16 @@ from responses_lsp.errors import (
     ResponsesLspError,
     error_kind,
 )
-from responses_lsp.jobs.request import Turn, build_turn, record_turn, session_input, spent
+from responses_lsp.jobs.landed import LandedEdits
+from responses_lsp.jobs.request import (
+    Turn,
+    build_repair_turn,
+    build_turn,
+    record_turn,
+    session_input,
+    spent,
+)
+from responses_lsp.jobs.syntax_check import SyntaxCheck
 from responses_lsp.jobs.types import Job, JobHost, JobResult, Progress
 
 log = logging.getLogger(__name__)
@@ -71,11 +80,36 @@ class SingleFileJob:
         self.stats = _StreamStats()
         self.usages: list[Usage | None] = []  # of every response the job got (repairs too)
         self.options = sanitizer_options(doc, region.original)
+        self.check = SyntaxCheck(doc, region)
 
     async def run(self, progress: Progress) -> None:
-        host, region, uri = self.host, self.region, self.job.request.uri
+        host, region = self.host, self.region
         span = (region.start, region.end)
         turn = build_turn(host, self.job, self.action, self.doc, span, region.original)
+        output, sanitizer = await self._ask(turn, progress)
+        final = sanitizer.finish()
+        record_turn(host, turn, output, [self.stats.usage])
+        if not self._is_code(final):
+            self.stats.empty = True
+            region.restore()
+            return
+        mode = host.settings().settings.syntax_check
+        if mode != "off":
+            checked = await self._check(turn, output, final, progress, keep=mode == "keep")
+            if checked is None:
+                region.restore()  # still worse than the original after one repair turn
+                host.driver.pump(self.job.request.uri)
+                return
+            final = checked
+        region.finalize(final)
+        host.driver.pump(self.job.request.uri)
+
+    async def _ask(
+        self, turn: Turn, progress: Progress
+    ) -> tuple[list[dict[str, Any]], StreamSanitizer]:
+        """Stream `turn` into the region (its session's history first); a context that is too
+        long compacts the session and asks once more."""
+        host, region, uri = self.host, self.region, self.job.request.uri
         force_compact = False
         while True:
             request = turn.request
@@ -84,8 +118,7 @@ class SingleFileJob:
                 request = request.model_copy(update={"input": history})
                 host.sessions.streaming(turn.session, +1)
             try:
-                output, sanitizer = await self._consume(request, progress)
-                break
+                return await self._consume(request, progress)
             except ContextLengthExceeded:
                 if turn.session is None or force_compact:
                     raise
@@ -96,17 +129,57 @@ class SingleFileJob:
             finally:
                 if turn.session is not None:
                     host.sessions.streaming(turn.session, -1)
-        self._finish(turn, output, sanitizer)
 
-    def _finish(self, turn: Turn, output: list[dict[str, Any]], sanitizer: StreamSanitizer) -> None:
-        final = sanitizer.finish()
-        record_turn(self.host, turn, output, [self.stats.usage])
-        if not final.strip() or not looks_like_code(final, self.options.language):
-            self.stats.empty = True
-            self.region.restore()
-            return
-        self.region.finalize(final)
+    def _is_code(self, final: str) -> bool:
+        return bool(final.strip()) and looks_like_code(final, self.options.language)
+
+    async def _check(
+        self,
+        turn: Turn,
+        output: list[dict[str, Any]],
+        final: str,
+        progress: Progress,
+        *,
+        keep: bool,
+    ) -> str | None:
+        """The document parsed with `final` in place, compared with the original; one repair
+        turn when the answer brought in syntax errors. Returns the code to keep, or None:
+        restore the original (see `jobs.syntax` and the `syntaxCheck` setting)."""
+        check = self.check
+        if not check.start():
+            return final
+        problems = check.introduced(final)
+        if not problems:
+            check.verdict = "checked"
+            return final
+        first = problems[0]
+        progress.report(f"syntax error at line {first.line + 1}: asking for one repair…")
+        log.info("job %d: the answer does not parse (%s): repair turn", self.job.id, first)
+        repair = build_repair_turn(
+            turn,
+            output,
+            [p.describe() for p in problems],
+            final,
+            self.region.start[0] + 1,
+        )
+        self.region.set_target("")  # the repair streams in place of the broken code
         self.host.driver.pump(self.job.request.uri)
+        output, sanitizer = await self._ask(repair, progress)
+        repaired = sanitizer.finish()
+        record_turn(self.host, repair, output, [self.stats.usage])
+        check.repair_asked = True
+        if self._is_code(repaired):
+            still = check.introduced(repaired)
+            if not still:
+                check.verdict, check.problems = "repaired", problems
+                return repaired
+            problems, final = still, repaired
+        check.problems = problems
+        if keep:
+            check.verdict = "kept"
+            return final
+        check.verdict = "restored"
+        return None
 
     async def _consume(
         self, request: ResponseRequest, progress: Progress
@@ -192,6 +265,8 @@ class SingleFileJob:
             message = f"{job.cancel_reason}; " + (
                 "partial output kept" if outcome == "partial" else "original restored"
             )
+        elif self.check.verdict == "restored":
+            outcome, message = "restored", self.check.restored_message()
         elif stats.empty:
             outcome, message = (
                 "restored",
@@ -199,6 +274,7 @@ class SingleFileJob:
             )
         elif outcome == "applied":
             message = f"done: {stats.tokens} token{'' if stats.tokens == 1 else 's'}"
+            message += self.check.suffix()
         if not confirmed and outcome == "applied":
             message += " (unconfirmed by the editor)"
         return JobResult(
@@ -211,6 +287,24 @@ class SingleFileJob:
             seconds=seconds,
             error_kind=kind,
             usage=spent(self.host, self.usages),
+            details=self.check.details(),
+        )
+
+    def land(self, landed: LandedEdits) -> None:
+        """The applied edit joins those "Revert AI edit" can undo (what the job wrote, where)."""
+        region = self.region
+        if region.outcome is not Outcome.APPLIED or region.mid < region.end:
+            return
+        if self.doc.slice(region.start, region.mid) != region.target:
+            return  # not exactly what the job wrote: nothing to offer
+        landed.add(
+            job_id=self.job.id,
+            action=self.action.id,
+            doc=self.doc,
+            encoding=self.host.driver.encoding,
+            start=region.start,
+            end=region.mid,
+            original=region.original,
         )
 
     def _remember(self) -> None:
