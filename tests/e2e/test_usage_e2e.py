@@ -51,7 +51,7 @@ async def test_usage_and_cost_in_progress_result_and_session_view(
         line = "12,000 input tokens (10,240 cached), 700 output (300 reasoning), $0.0156"
         assert usage["text"] == line
         token = f"responses-lsp/job/{result['jobId']}"
-        assert end_message(s, token) == f"done: {result['tokens']} tokens · {line}"
+        assert end_message(s, token) == f"done: {result['tokens']} tokens; checked · {line}"
 
         text = s.editor.text(uri)
         second = await s.run(uri, "add-type-hints", s.span(uri, 0, len(text)))
