@@ -163,6 +163,7 @@ def test_apply_write_changes_the_file(api: LoopbackServer, app: Path, tmp_path: 
     assert app.read_text(encoding="utf-8") == REFACTORED
     assert result.stdout == ""
     assert "wrote app.py (+3 -2 lines)" in result.stderr
+    assert "; checked" in result.stderr  # the answer was parsed before it was written
 
 
 def test_apply_summary_shows_tokens_and_cost(

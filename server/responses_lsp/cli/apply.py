@@ -390,6 +390,9 @@ async def _apply(args: argparse.Namespace) -> int:
         raise job_error(result)
     seconds = time.monotonic() - started
     summary = f"{label}: {plural(int(result.get('tokens', 0)), 'token')} in {seconds:.1f} s"
+    check = result.get("check")
+    if check in ("checked", "repaired", "kept"):  # kept: the warning was noted above
+        summary += f"; {check}" if check != "kept" else "; kept with syntax errors"
     usage = result.get("usage")
     if isinstance(usage, dict) and usage.get("text"):
         summary += f" · {usage['text']}"
