@@ -20,7 +20,10 @@ import importlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the optional `parse` extra: imported on first use (`_tree_sitter_parser`)
+    from tree_sitter import Node, Parser
 
 MAX_CHARS = 250_000
 """Documents larger than this are not checked: a parse holds the GIL (no thread helps), and
@@ -73,15 +76,15 @@ def python_errors(text: str) -> list[SyntaxProblem]:
     return []
 
 
-_parsers: dict[str, Any] = {}
+_parsers: dict[str, Parser | None] = {}
 
 
-def _tree_sitter_parser(language_id: str) -> Any | None:
+def _tree_sitter_parser(language_id: str) -> Parser | None:
     """A tree-sitter parser for `language_id`, or None (unknown language, or no extra)."""
     if language_id in _parsers:
         return _parsers[language_id]
     spec = TREE_SITTER.get(language_id)
-    parser = None
+    parser: Parser | None = None
     if spec is not None:
         try:
             tree_sitter = importlib.import_module("tree_sitter")
@@ -93,7 +96,7 @@ def _tree_sitter_parser(language_id: str) -> Any | None:
     return parser
 
 
-def tree_sitter_errors(parser: Any, text: str) -> list[SyntaxProblem]:
+def tree_sitter_errors(parser: Parser, text: str) -> list[SyntaxProblem]:
     """Every ERROR and MISSING node of `text`'s tree (outermost ones; none inside another)."""
     data = text.encode("utf-8", "surrogatepass")
     tree = parser.parse(data)
@@ -115,7 +118,7 @@ def tree_sitter_errors(parser: Any, text: str) -> list[SyntaxProblem]:
     return found
 
 
-def _problem(data: bytes, node: Any, message: str) -> SyntaxProblem:
+def _problem(data: bytes, node: Node, message: str) -> SyntaxProblem:
     row, byte_column = node.start_point
     line_start = node.start_byte - byte_column
     column = len(data[line_start : node.start_byte].decode("utf-8", "replace"))
