@@ -116,7 +116,10 @@ local function attach(name, buf)
       ['workspace/applyEdit'] = apply_handler,
       ['responsesLsp/jobDone'] = job_done_handler,
     },
-    init_options = { clientFeatures = { jobDone = true } },
+    -- syntaxCheck off: the bench's tokens (perf-baseline §7's token()) are code-ish, not Python;
+    -- checked, every job would end in a repair turn and a restore. The check runs after the
+    -- stream, so lag is the same either way.
+    init_options = { clientFeatures = { jobDone = true }, responsesLsp = { syntaxCheck = 'off' } },
     flags = { debounce_text_changes = 150 },
   }, { bufnr = buf })
   local client = assert(vim.lsp.get_client_by_id(id))

@@ -4,9 +4,11 @@ Handlers fetch what they need and call pure cores: the actions catalog (codeActi
 I/O), the job manager (executeCommand), the edit driver (document sync, applyEdit). The
 protocol subclass keeps documents in the engine's own O(change) model instead of pygls'
 (DESIGN I6b). Command arguments are attrs classes structured by pygls' converter
-(`jobs.arguments`). Everything heavy — settings (pydantic), the API client (httpx), sessions
-and the job pipeline — sits behind one lazy import, `ResponsesLanguageServer.runtime`
-(`jobs/runtime.py`), so that `initialize` answers as fast as a bare pygls server.
+(`jobs.arguments`). What is heavy loads in two lazy steps (`jobs/runtime.py`): the edit
+engine and the settings (pydantic) in `ResponsesLanguageServer.runtime`, after `initialize`,
+so that it answers as fast as a bare pygls server; the API client (httpx), sessions and the
+job pipeline in `Runtime.backend`, at the first job, so that an editor that only opens files
+and lists code actions keeps a small server.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class ResponsesProtocol(LanguageServerProtocol):
     def lsp_text_document__did_open(self, params: t.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         self._server.driver.open(item.uri, item.text, item.version, item.language_id)
-        self._server.jobs.landed.forget(item.uri)
+        self._server.runtime.landed.forget(item.uri)
 
     @lsp_method(t.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: t.DidChangeTextDocumentParams) -> None:
@@ -101,12 +103,12 @@ class ResponsesProtocol(LanguageServerProtocol):
         changes = list(params.content_changes)
         self._server.driver.change(doc.uri, doc.version, changes)
         # finished AI edits move with the text, and are forgotten once the user edits them
-        self._server.jobs.landed.changed(doc.uri, self._server.driver.encoding, changes)
+        self._server.runtime.landed.changed(doc.uri, self._server.driver.encoding, changes)
 
     @lsp_method(t.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: t.DidCloseTextDocumentParams) -> None:
         self._server.runtime.close_document(params.text_document.uri)
-        self._server.jobs.landed.forget(params.text_document.uri)
+        self._server.runtime.landed.forget(params.text_document.uri)
 
 
 class ResponsesLanguageServer(LanguageServer):
@@ -130,11 +132,11 @@ class ResponsesLanguageServer(LanguageServer):
 
     @property
     def runtime(self) -> Runtime:
-        """Settings, the API client, sessions and jobs: the server's one lazy import.
+        """The edit driver and the settings (and, behind them, the job half): the server's
+        lazy import (see `jobs/runtime.py`).
 
-        Everything heavy (pydantic, httpx, the job pipeline) loads here, the first time any of
-        it is needed (`initialized` resolves the settings), never before `initialize` has been
-        answered; every other module imports at its top."""
+        Loads the first time any of it is needed (`initialized` resolves the settings), never
+        before `initialize` has been answered; every other module imports at its top."""
         if self._runtime is None:
             from responses_lsp.jobs.runtime import Runtime
 
@@ -525,10 +527,13 @@ async def _shutdown(ls: ResponsesLanguageServer, _params: None) -> None:
     runtime = ls.loaded_runtime
     if runtime is None:  # nothing ever ran
         return
-    runtime.jobs.cancel(reason="cancelled: the server is shutting down")
-    await runtime.jobs.drain(3.0)
+    backend = runtime.loaded_backend
+    if backend is not None:
+        backend.jobs.cancel(reason="cancelled: the server is shutting down")
+        await backend.jobs.drain(3.0)
     runtime.driver.close_all()
-    await runtime.close_api()
+    if backend is not None:
+        await backend.close_api()
 
 
 def _exit(ls: ResponsesLanguageServer, _params: None) -> None:

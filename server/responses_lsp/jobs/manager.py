@@ -59,11 +59,12 @@ class JobManager:
 
     _ids = itertools.count(1)
 
-    def __init__(self, host: JobHost) -> None:
+    def __init__(self, host: JobHost, landed: LandedEdits | None = None) -> None:
         self.host = host
         self.jobs: dict[int, Job] = {}
         self.results: OrderedDict[int, dict[str, Any]] = OrderedDict()
-        self.landed = LandedEdits()  # finished edits "Revert AI edit" can still undo
+        # finished edits "Revert AI edit" can still undo (the runtime's, which outlive this)
+        self.landed = LandedEdits() if landed is None else landed
 
     # ------------------------------------------------------------------ control
 

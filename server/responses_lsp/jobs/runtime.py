@@ -1,32 +1,37 @@
-"""The server's heavy half: the edit driver, settings, the API client, sessions, the jobs.
+"""What the server loads after `initialize`: the edit driver, the settings and the sessions;
+the job half (the API client, the job pipeline) behind it, loaded by the first job.
 
-This module is the far side of the server's one lazy import: `language_server` imports it in
-`ResponsesLanguageServer.runtime`, the first time any of it is needed (`initialized` resolves
-the settings), never before `initialize` has been answered. The edit engine, pydantic, httpx,
-the API client, the sessions and the whole jobs package load here, so `initialize` answers as
-fast as a bare pygls server. Below this line every module imports at its top.
+Two steps, both lazy, so that each costs only when it is needed: `language_server` imports this
+module in `ResponsesLanguageServer.runtime` the first time the engine or the settings are needed
+(`initialized` resolves the settings), never before `initialize` has been answered; the job half
+(`jobs/backend.py`: httpx, the API client, the workspace tools, the job bodies) is imported
+by `Runtime.backend` when the first job or compaction needs it, so an
+editor that only opens files and lists code actions keeps a small server (bench/memory.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lsprotocol import types as t
 
 from responses_lsp.actions.selection import clear_cache
-from responses_lsp.api.client import ClientConfig, ResponsesClient
 from responses_lsp.editing.driver import EditDriver
 from responses_lsp.editing.live_region import OutgoingEdit
-from responses_lsp.jobs.manager import JobManager
+from responses_lsp.jobs.landed import LandedEdits
 from responses_lsp.jobs.revert import Reverts
 from responses_lsp.jobs.types import JobHost
 from responses_lsp.sessions.manager import SessionManager
 from responses_lsp.sessions.store import SessionStore, default_state_dir
 from responses_lsp.settings import ResolvedSettings, problems_message, resolve_settings
+
+if TYPE_CHECKING:  # the job half: imported by `Runtime.backend`, at the first job
+    from responses_lsp.api.client import ResponsesClient
+    from responses_lsp.jobs.backend import Backend
+    from responses_lsp.jobs.manager import JobManager
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +48,62 @@ class ServerHost(JobHost, Protocol):
 
 
 class Runtime:
-    """The edit driver, resolved settings, the API client (one per configuration), sessions,
-    jobs."""
+    """The edit driver, the resolved settings, the sessions, the finished edits "Revert AI
+    edit" can undo; the job half (`backend`) when a job first needs it."""
 
     def __init__(self, server: ServerHost) -> None:
         self.server = server
         self.driver = EditDriver(send=server.send_edit)
         server.configure_driver(self.driver)
-        self.jobs = JobManager(server)
-        self.reverts = Reverts(server, self.jobs.landed)  # "Revert AI edit"
+        self.landed = LandedEdits()  # finished edits "Revert AI edit" can still undo
+        self.reverts = Reverts(server, self.landed)
         self._resolved: ResolvedSettings | None = None
         self._reported_problems: tuple[str, ...] = ()
-        self._api: ResponsesClient | None = None
-        self._api_config: ClientConfig | None = None
-        self._closing: asyncio.Future[None] | None = None
+        self._backend: Backend | None = None
         self._sessions: SessionManager | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """The API client and the job manager: the second lazy import (the first job or
+        compaction loads httpx, the API client, the workspace tools, the job bodies)."""
+        if self._backend is None:
+            from responses_lsp.jobs.backend import Backend
+
+            self._backend = Backend(self.server, self, self.landed)
+        return self._backend
+
+    @property
+    def loaded_backend(self) -> Backend | None:
+        """The job half if anything needed it yet (shutdown and didClose do not load it)."""
+        return self._backend
+
+    @property
+    def jobs(self) -> JobManager:
+        return self.backend.jobs
+
+    @property
+    def sessions(self) -> SessionManager:
+        """The sessions (the store is opened when first needed)."""
+        if self._sessions is None:
+            server = self.server
+            store = SessionStore(
+                default_state_dir(), on_problem=lambda message: server.show("warning", message)
+            )
+            self._sessions = SessionManager(
+                store,
+                scope=lambda: str(self.settings().settings.session),
+                folders=server.folder_uris,
+            )
+            self._sessions.compactor.notify = lambda message: server.show("warning", message)
+        return self._sessions
+
+    def api(self) -> ResponsesClient:
+        return self.backend.api()
 
     def close_document(self, uri: str) -> None:
         """didClose: the document's jobs are cancelled, the engine and the caches forget it."""
-        self.jobs.cancel(uri=uri, reason="cancelled: the document was closed")
+        if self._backend is not None:
+            self._backend.jobs.cancel(uri=uri, reason="cancelled: the document was closed")
         self.driver.close(uri)
         clear_cache(uri)
 
@@ -86,35 +128,3 @@ class Runtime:
             if message:
                 server.show("warning", message)
         return resolved
-
-    def api(self) -> ResponsesClient:
-        """The client for the current settings (a new one, the old closed, when they change)."""
-        config = ClientConfig.from_settings(self.settings())
-        if self._api is None or config != self._api_config:
-            old = self._api
-            self._api = ResponsesClient(config)
-            self._api_config = config
-            if old is not None:
-                self._closing = asyncio.ensure_future(old.aclose())
-        return self._api
-
-    async def close_api(self) -> None:
-        if self._api is not None:
-            await self._api.aclose()
-            self._api = None
-
-    @property
-    def sessions(self) -> SessionManager:
-        """The sessions (the store is opened when first needed)."""
-        if self._sessions is None:
-            server = self.server
-            store = SessionStore(
-                default_state_dir(), on_problem=lambda message: server.show("warning", message)
-            )
-            self._sessions = SessionManager(
-                store,
-                scope=lambda: str(self.settings().settings.session),
-                folders=server.folder_uris,
-            )
-            self._sessions.compactor.notify = lambda message: server.show("warning", message)
-        return self._sessions
