@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -452,7 +453,14 @@ def unite_final(text: str, answer: str) -> str:
 
 
 async def run_job(
-    ed: Editor, kind: str, api: StandIn, root: Path, name: str, chunks: list[str]
+    ed: Editor,
+    kind: str,
+    api: StandIn,
+    root: Path,
+    name: str,
+    chunks: list[str],
+    *,
+    rate: float = RATE,
 ) -> dict[str, Any]:
     answer = "".join(chunks)
     path = root / f"{name}.py"
@@ -491,8 +499,8 @@ async def run_job(
         if kind == "unite" and a.get("title") == "OpenAI ChatGPT":
             command = c
     assert command, f"{kind}: action not offered: {actions}"
-    api.set_job(chunks, RATE)
-    timeout = len(chunks) / RATE + 60
+    api.set_job(chunks, rate)
+    timeout = len(chunks) / rate + 60
     cpu0 = ed.cpu()
     t0 = time.monotonic()
     res = await ed.request(
@@ -547,6 +555,93 @@ async def run_job(
         "sent_n": len(times),
         "ok": job.text == job.expected_final,
     }
+
+
+PROFILED = """
+import cProfile, runpy, signal, sys, time
+out = sys.argv.pop(1)
+prof = cProfile.Profile(time.process_time)  # CPU time: a wait in select() costs nothing
+on = [False]
+def toggle(*_):
+    if on[0]:
+        prof.disable()
+        prof.dump_stats(out)
+    else:
+        prof.enable()
+    on[0] = not on[0]
+signal.signal(signal.SIGUSR1, toggle)
+sys.argv[0] = "responses_lsp"
+runpy.run_module("responses_lsp", run_name="__main__", alter_sys=True)
+"""
+"""`python -c PROFILED OUT`: our server, with cProfile (CPU clock) on the main thread between
+two SIGUSR1s, its stats dumped to OUT at the second."""
+
+
+def _profile_category(filename: str, func: str) -> str:
+    """The category of one profiled function (the taxonomy of stream_lag.py's py-spy pass)."""
+    from stream_lag import _category
+
+    if "site-packages/" in filename:
+        cat = _category(filename.split("site-packages/", 1)[1])
+    elif "/server/responses_lsp/" in filename:
+        cat = _category("responses_lsp/" + filename.split("/server/responses_lsp/", 1)[1])
+    else:
+        cat = None
+    if cat is not None:
+        return cat
+    name = f"{filename} {func}"
+    if "json" in name:
+        return "json (stdlib)"
+    if any(k in name for k in ("asyncio", "selectors", "epoll", "select")):
+        return "event loop (asyncio, selectors; stdlib)"
+    if any(k in name for k in ("socket", "recv", "send", "ssl")):
+        return "sockets (stdlib)"
+    return "other stdlib and builtins"
+
+
+def profile_summary(path: Path, top: int = 15) -> tuple[list[tuple[str, float]], list[str]]:
+    """(CPU seconds per category, the `top` functions by own time) of a cProfile dump."""
+    import pstats
+
+    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    cats: dict[str, float] = {}
+    rows = []
+    for (filename, line, func), (_cc, nc, tt, ct, _callers) in stats.items():
+        cat = _profile_category(filename, func)
+        cats[cat] = cats.get(cat, 0.0) + tt
+        short = filename.split("site-packages/")[-1].split("/server/")[-1]
+        rows.append(
+            (tt, f"`{short}:{line}({func})` — own {tt:.3f} s, cum {ct:.3f} s, {nc:,} calls")
+        )
+    rows.sort(reverse=True)
+    return sorted(cats.items(), key=lambda kv: -kv[1]), [r for _, r in rows[:top]]
+
+
+async def profile_pass(api: StandIn, root: Path, n_tokens: int, rate: float) -> dict[str, Any]:
+    """Our server under cProfile streaming `n_tokens` tokens at `rate` tok/s (one warm-up job
+    first, not profiled), next to the floor reading the same stream."""
+    out = root / "ours.prof"
+    ed = Editor("ours")
+    chunks = [token(i) for i in range(n_tokens)]
+    try:
+        await ed.start([PY, "-c", PROFILED, str(out)], root, server_env(api.base_url))
+        await run_job(ed, "ours", api, root, "prof_warm", chunks_for(WARM_SIZE))
+        assert ed.proc is not None
+        ed.proc.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(0.2)
+        r = await run_job(ed, "ours", api, root, "prof_job", chunks, rate=rate)
+        ed.proc.send_signal(signal.SIGUSR1)
+        for _ in range(100):
+            if out.exists():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # the dump is written at once, but let it finish
+    finally:
+        await ed.stop()
+    api.set_job(chunks, rate)
+    floor = await asyncio.to_thread(sse_floor, api.base_url)
+    cats, top = profile_summary(out)
+    return {"job": r, "floor": floor, "cats": cats, "top": top, "n": n_tokens, "rate": rate}
 
 
 def sse_floor(base_url: str) -> dict[str, Any]:
@@ -612,7 +707,11 @@ async def measure(args: argparse.Namespace, unite_exe: Path) -> dict[str, Any]:
             finally:
                 for ed in eds.values():
                     await ed.stop()
-    return {"results": results, "floors": floors}
+        profile = None
+        if args.profile:
+            profile = await profile_pass(api, root, 2000, 2000)
+            print(f"  profile: cpu {profile['job']['cpu']:.2f} s", flush=True)
+    return {"results": results, "floors": floors, "profile": profile}
 
 
 def report(data: dict[str, Any], args: argparse.Namespace, seconds: float) -> None:
@@ -704,6 +803,32 @@ def report(data: dict[str, Any], args: argparse.Namespace, seconds: float) -> No
         "file (`log_file.log` in its working directory, its default) are part of it, as they are "
         "for its users. Raw numbers: `bench/unite.json`.",
     ]
+    prof = data.get("profile")
+    if prof:
+        job, floor = prof["job"], prof["floor"]
+        stream_s = prof["n"] / prof["rate"]
+        total = sum(v for _, v in prof["cats"]) or float("nan")
+        lines += [
+            "",
+            f"### Where our server's CPU goes at {prof['rate']:,} tok/s",
+            "",
+            f"One job of {prof['n']:,} tokens ({len(''.join(token(i) for i in range(prof['n']))):,}"
+            f" chars) at {prof['rate']:,} tok/s, our server under cProfile (CPU clock, main "
+            "thread, between two SIGUSR1s; `python bench/unite.py --runs 0 --profile`). "
+            f"psutil CPU of the job under the profiler {job['cpu']:.2f} s "
+            f"({job['cpu'] / stream_s:.2f} CPU-s per stream-second; the profiler inflates it); "
+            f"the floor (httpx + httpx-sse alone) on the same stream {floor['cpu_s']:.2f} s. "
+            f"{job['edits']} applyEdits, final text correct: {job['ok']}. Own time per "
+            f"category (sum {total:.2f} s):",
+            "",
+            "| category | own CPU (s) | share |",
+            "|---|---|---|",
+            *[f"| {c} | {v:.3f} | {v / total:.0%} |" for c, v in prof["cats"]],
+            "",
+            "The functions with the most own time:",
+            "",
+            *[f"{i}. {row}" for i, row in enumerate(prof["top"], 1)],
+        ]
     update_section("unite", "\n".join(lines), elapsed_s=seconds, checks=checks)
     print("\n".join(lines))
 
@@ -712,6 +837,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="the 2,073-char job only")
+    ap.add_argument(
+        "--profile", action="store_true", help="then profile our server at 2,000 tok/s (cProfile)"
+    )
     args = ap.parse_args()
     exe = ensure_unite()
     with Timer() as tm:
