@@ -1,6 +1,6 @@
 """UniteAI 0.3.0 side by side with our server: the same stream, the same client (issue 16).
 
-    python bench/unite.py [--runs 3] [--quick]
+    python bench/unite.py [--runs 3] [--quick] [--typing] [--profile]
 
 UniteAI (PyPI `uniteai`, the other pygls server that streams an answer into the buffer) runs
 from its own virtualenv, `.cache/uniteai-venv`, which this script creates on first use (pinned:
@@ -16,8 +16,10 @@ event one HTTP chunk.
 The client is this script (asyncio, JSON-RPC over the server's stdio) and behaves like VS Code:
 utf-16 positions, `documentChanges` with versions, an edit whose version is not the buffer's
 is answered `applied: false`, and an applied edit's `didChange` is written before the answer.
-Nobody types during these jobs. Both servers are started once per run, get one warm-up job,
-then the jobs alternate (who goes first rotates per run), each on a freshly opened document.
+With `--typing` every job is run again while a person types 8 keys/s at the start of the file.
+`--profile` then profiles our server (cProfile) on 2,000 tokens at 2,000 tok/s. Both servers are
+started once per run, get one warm-up job, then the jobs alternate (who goes first rotates per
+run), each on a freshly opened document.
 
 Per job: server CPU = psutil `cpu_times()` user + system of the server process (and children)
 from the `workspace/executeCommand` request to the job's end (ours: `responsesLsp/jobDone`;
@@ -73,6 +75,7 @@ UNITE_STAMP = UNITE_VENV / f".installed-{UNITE_VERSION}"
 UNITE_START, UNITE_END = ":START_OPENAI:", ":END_OPENAI:"
 CHAT_PATH = "/v1/chat/completions"
 RATE = 200  # chunks per second
+KEYS_PER_S = 8  # the person typing during the `--typing` jobs
 SIZES = (2073, 8301)  # chars of the answer
 WARM_SIZE = 300
 ACTION = "refactor-to-async"
@@ -249,11 +252,12 @@ class Job:
     wire_bytes: int = 0
     new_text_bytes: int = 0
     seen_tags: bool = False
+    typed: int = 0  # keys the "person" typed at the start of line 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def answer_present(self) -> int:
         if self.where == "ours":
-            start = len(HEAD)
+            start = self.typed + len(HEAD)
         else:
             i = self.text.find(UNITE_START)
             if i < 0:
@@ -400,6 +404,23 @@ class Editor:
             job.done.set()  # its closing edit removed the block's tags
         return {"applied": True}
 
+    def type_key(self) -> None:
+        """The person types one character at the start of the file (line numbers unchanged)."""
+        job = self.job
+        if job is None:
+            return
+        job.text = "x" + job.text
+        job.typed += 1
+        job.version += 1
+        at = {"line": 0, "character": 0}
+        self.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": job.uri, "version": job.version},
+                "contentChanges": [{"range": {"start": at, "end": at}, "text": "x"}],
+            },
+        )
+
     def _send(self, obj: Any) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         b = json.dumps(obj).encode()
@@ -461,6 +482,7 @@ async def run_job(
     chunks: list[str],
     *,
     rate: float = RATE,
+    typing: bool = False,
 ) -> dict[str, Any]:
     answer = "".join(chunks)
     path = root / f"{name}.py"
@@ -503,6 +525,13 @@ async def run_job(
     timeout = len(chunks) / rate + 60
     cpu0 = ed.cpu()
     t0 = time.monotonic()
+
+    async def typist() -> None:
+        while True:
+            await asyncio.sleep(1 / KEYS_PER_S)
+            ed.type_key()
+
+    typing_task = asyncio.create_task(typist()) if typing else None
     res = await ed.request(
         "workspace/executeCommand",
         {"command": command["command"], "arguments": command["arguments"]},
@@ -519,6 +548,10 @@ async def run_job(
             outcome = "done"
     except TimeoutError:
         outcome = "timeout"
+    if typing_task is not None:
+        typing_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await typing_task
     cpu = ed.cpu() - cpu0
     wall = time.monotonic() - t0
     await asyncio.sleep(0.3)  # anything late (a stray edit) still counts for correctness
@@ -553,7 +586,9 @@ async def run_job(
         "lags_n": len(lags),
         "chunks": len(chunks),
         "sent_n": len(times),
-        "ok": job.text == job.expected_final,
+        "typing": typing,
+        "typed": job.typed,
+        "ok": job.text == "x" * job.typed + job.expected_final,
     }
 
 
@@ -673,6 +708,7 @@ async def measure(args: argparse.Namespace, unite_exe: Path) -> dict[str, Any]:
         unite_env["OPENAI_API_BASE"] = api.base_url + "/v1"
         unite_env.pop("OPENAI_API_KEY", None)
         sizes = SIZES[:1] if args.quick else SIZES
+        modes = [False, True] if args.typing else [False]
         for run in range(args.runs):
             eds = {"ours": Editor("ours"), "unite": Editor("unite")}
             try:
@@ -683,20 +719,25 @@ async def measure(args: argparse.Namespace, unite_exe: Path) -> dict[str, Any]:
                     await run_job(
                         eds[kind], kind, api, root, f"warm_{kind}_{run}", chunks_for(WARM_SIZE)
                     )
-                for size in sizes:
+                for size, typing in [(z, t) for z in sizes for t in modes]:
                     for kind in order:
-                        name = f"job_{kind}_{size}_{run}"
-                        r = await run_job(eds[kind], kind, api, root, name, chunks_for(size))
+                        name = f"job_{kind}_{size}_{'typing' if typing else 'calm'}_{run}"
+                        r = await run_job(
+                            eds[kind], kind, api, root, name, chunks_for(size), typing=typing
+                        )
                         r["run"] = run
                         results.append(r)
                         print(
-                            f"  run {run + 1} {kind:5} {size:5} chars: cpu {r['cpu']:.2f} s, "
+                            f"  run {run + 1} {kind:5} {size:5} chars"
+                            f"{' typing' if typing else ''}: cpu {r['cpu']:.2f} s, "
                             f"{r['edits']} edits ({r['refused']} refused), "
                             f"wire {r['wire_bytes']:,} B, "
                             f"newText {r['new_text_bytes']:,} B, lag med {r['lag_med']:.1f} / "
                             f"p95 {r['lag_p95']:.1f} ms, {r['outcome']}, ok={r['ok']}",
                             flush=True,
                         )
+                    if typing:
+                        continue
                     api.set_job(chunks_for(size), RATE)
                     f = await asyncio.to_thread(sse_floor, api.base_url)
                     f["chars"], f["run"] = size, run
@@ -716,30 +757,33 @@ async def measure(args: argparse.Namespace, unite_exe: Path) -> dict[str, Any]:
 
 def report(data: dict[str, Any], args: argparse.Namespace, seconds: float) -> None:
     rs, floors = data["results"], data["floors"]
-    sizes = sorted({r["chars"] for r in rs})
     lines = [
         "## 9. Side by side with UniteAI 0.3.0 (bench/unite.py)",
         "",
         f"The same answer streamed to our server (Responses API) and to UniteAI "
         f"({unite_versions()}; chat completions) by the bench's own stand-in: same chunks, "
         f"{RATE} chunks/s, one chunk per SSE event; one VS Code-like client (stale versions "
-        "refused, didChange before the answer), nobody typing; runs interleaved, who goes "
+        "refused, didChange before the answer); runs interleaved, who goes "
         f"first rotates per run. {args.runs} run(s); cells are min / median / max over runs. "
         "Floor = `bench/sse_floor.py` (httpx + httpx-sse alone, its own process) reading the "
         "same Responses stream in the same run. Lag of our server includes the sanitizer "
-        "holding each line break until the next chunk (one chunk interval, 5 ms).",
+        "holding each line break until the next chunk (one chunk interval, 5 ms). The typing "
+        f"jobs (`--typing`): a person types {KEYS_PER_S} keys/s at the start of the file for the "
+        "whole job (a didChange per key; our edits refused while stale).",
         "",
         "| answer | server | server CPU (s) | applyEdits | applyEdits/s | applyEdit wire bytes | "
         "newText bytes | lag median (ms) | lag p95 (ms) | final text correct |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     checks: list[tuple[str, str, bool]] = []
-    for size in sizes:
+    groups = sorted({(r["chars"], r["typing"]) for r in rs})
+    for size, typing in groups:
+        label_job = f"{size:,} chars" + (f", typing {KEYS_PER_S} keys/s" if typing else "")
         for kind, label in (("ours", "responses-lsp"), ("unite", "UniteAI 0.3.0")):
-            sel = [r for r in rs if r["chars"] == size and r["server"] == kind]
+            sel = [r for r in rs if (r["chars"], r["typing"], r["server"]) == (size, typing, kind)]
             ok = sum(r["ok"] for r in sel)
             lines.append(
-                f"| {size:,} chars | {label} | {mmm([r['cpu'] for r in sel], '{:.2f}')} | "
+                f"| {label_job} | {label} | {mmm([r['cpu'] for r in sel], '{:.2f}')} | "
                 f"{mmm([r['edits'] for r in sel], '{:.0f}')} | "
                 f"{mmm([r['edits_per_s'] for r in sel], '{:.0f}')} | "
                 f"{mmm([r['wire_bytes'] for r in sel], '{:,.0f}')} | "
@@ -747,50 +791,48 @@ def report(data: dict[str, Any], args: argparse.Namespace, seconds: float) -> No
                 f"{mmm([r['lag_med'] for r in sel])} | {mmm([r['lag_p95'] for r in sel])} | "
                 f"{ok}/{len(sel)} |"
             )
-        fl = [f["cpu_s"] for f in floors if f["chars"] == size]
-        lines.append(
-            f"| {size:,} chars | floor (httpx + httpx-sse) | {mmm(fl, '{:.2f}')} | | | | | | | |"
-        )
+        if not typing:
+            fl = [f["cpu_s"] for f in floors if f["chars"] == size]
+            lines.append(
+                f"| {label_job} | floor (httpx + httpx-sse) | {mmm(fl, '{:.2f}')} | | | | | | | |"
+            )
     lines += ["", "Ratios (median over runs of the per-run ratio, ours / reference):", ""]
-    for size in sizes:
+
+    def one(run: int, size: int, typing: bool, kind: str) -> dict[str, Any] | None:
+        key = (run, size, typing, kind)
+        return next(
+            (r for r in rs if (r["run"], r["chars"], r["typing"], r["server"]) == key), None
+        )
+
+    def ratio(xs: list[tuple[float, float]]) -> float:
+        v = [a / b for a, b in xs if b > 0]
+        return statistics.median(v) if v else float("nan")
+
+    for size, typing in groups:
+        label_job = f"{size:,} chars" + (f", typing {KEYS_PER_S} keys/s" if typing else "")
         pairs = []
         for run in sorted({r["run"] for r in rs}):
-            o = next(
-                (r for r in rs if r["run"] == run and r["chars"] == size and r["server"] == "ours"),
-                None,
-            )
-            u = next(
-                (
-                    r
-                    for r in rs
-                    if r["run"] == run and r["chars"] == size and r["server"] == "unite"
-                ),
-                None,
-            )
+            o, u = one(run, size, typing, "ours"), one(run, size, typing, "unite")
             f = next((f for f in floors if f["run"] == run and f["chars"] == size), None)
-            if o and u and f:
+            if o and u:
                 pairs.append((o, u, f))
         if not pairs:
             continue
-        cpu_u = statistics.median(o["cpu"] / u["cpu"] for o, u, _ in pairs if u["cpu"] > 0)
-        cpu_f = statistics.median(o["cpu"] / f["cpu_s"] for o, _, f in pairs if f["cpu_s"] > 0)
-        wire = statistics.median(
-            o["wire_bytes"] / u["wire_bytes"] for o, u, _ in pairs if u["wire_bytes"]
-        )
-        lag = statistics.median(
-            o["lag_med"] / u["lag_med"] for o, u, _ in pairs if u["lag_med"] > 0
-        )
+        cpu_u = ratio([(o["cpu"], u["cpu"]) for o, u, _ in pairs])
+        cpu_f = ratio([(o["cpu"], f["cpu_s"]) for o, _, f in pairs if f])
+        wire = ratio([(o["wire_bytes"], u["wire_bytes"]) for o, u, _ in pairs])
+        lag = ratio([(o["lag_med"], u["lag_med"]) for o, u, _ in pairs])
         lines.append(
-            f"- {size:,} chars: server CPU {cpu_u:.2f}x UniteAI's, {cpu_f:.2f}x the floor; "
-            f"applyEdit wire bytes {wire:.2f}x UniteAI's; median lag {lag:.2f}x UniteAI's."
+            f"- {label_job}: server CPU {cpu_u:.2f}x UniteAI's"
+            + ("" if typing else f", {cpu_f:.2f}x the floor")
+            + f"; applyEdit wire bytes {wire:.2f}x UniteAI's; median lag {lag:.2f}x UniteAI's."
         )
-        checks.append((f"CPU ≤ 0.5x UniteAI ({size:,} chars)", f"{cpu_u:.2f}x", cpu_u <= 0.5))
-        checks.append(
-            (f"median lag ≤ 1/5 of UniteAI's ({size:,} chars)", f"{lag:.2f}x", lag <= 0.2)
-        )
-        if size == SIZES[0]:
+        checks.append((f"median lag ≤ 1/5 of UniteAI's ({label_job})", f"{lag:.2f}x", lag <= 0.2))
+        if not typing:
+            checks.append((f"CPU ≤ 0.5x UniteAI ({label_job})", f"{cpu_u:.2f}x", cpu_u <= 0.5))
+        if size == SIZES[0] and not typing:
             checks.append(
-                (f"applyEdit wire bytes ≤ UniteAI's ({size:,} chars)", f"{wire:.2f}x", wire <= 1.0)
+                (f"applyEdit wire bytes ≤ UniteAI's ({label_job})", f"{wire:.2f}x", wire <= 1.0)
             )
     bad = [r for r in rs if not r["ok"] or r["outcome"] != "done"]
     lines += [
@@ -814,7 +856,7 @@ def report(data: dict[str, Any], args: argparse.Namespace, seconds: float) -> No
             "",
             f"One job of {prof['n']:,} tokens ({len(''.join(token(i) for i in range(prof['n']))):,}"
             f" chars) at {prof['rate']:,} tok/s, our server under cProfile (CPU clock, main "
-            "thread, between two SIGUSR1s; `python bench/unite.py --runs 0 --profile`). "
+            "thread, between two SIGUSR1s; `--profile`). "
             f"psutil CPU of the job under the profiler {job['cpu']:.2f} s "
             f"({job['cpu'] / stream_s:.2f} CPU-s per stream-second; the profiler inflates it); "
             f"the floor (httpx + httpx-sse alone) on the same stream {floor['cpu_s']:.2f} s. "
@@ -837,6 +879,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="the 2,073-char job only")
+    ap.add_argument(
+        "--typing",
+        action="store_true",
+        help=f"each job also with a person typing {KEYS_PER_S} keys/s",
+    )
     ap.add_argument(
         "--profile", action="store_true", help="then profile our server at 2,000 tok/s (cProfile)"
     )
