@@ -75,6 +75,7 @@ UNITE_STAMP = UNITE_VENV / f".installed-{UNITE_VERSION}"
 UNITE_START, UNITE_END = ":START_OPENAI:", ":END_OPENAI:"
 CHAT_PATH = "/v1/chat/completions"
 RATE = 200  # chunks per second
+UNITE_CLOSE_S = 3.0  # UniteAI's closing edit comes within 3 edit-loop ticks of the stream end
 KEYS_PER_S = 8  # the person typing during the `--typing` jobs
 SIZES = (2073, 8301)  # chars of the answer
 WARM_SIZE = 300
@@ -544,8 +545,21 @@ async def run_job(
             await asyncio.wait_for(ed.jobs_done.setdefault(job_id, asyncio.Event()).wait(), timeout)
             outcome = "done"
         else:
-            await asyncio.wait_for(job.done.wait(), timeout)
-            outcome = "done"
+            # UniteAI takes an `applied: false` for success: a refused closing edit is never
+            # sent again and its tags stay. Its end is then "3 s after the stream, no close".
+            deadline = time.monotonic() + timeout
+            last = None
+            while not job.done.is_set():
+                if len(api.chat_times) >= len(chunks):
+                    last = last or time.monotonic()
+                    if time.monotonic() - last > UNITE_CLOSE_S:
+                        outcome = "tags left"
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                await asyncio.sleep(0.02)
+            else:
+                outcome = "done"
     except TimeoutError:
         outcome = "timeout"
     if typing_task is not None:
