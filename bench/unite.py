@@ -4,7 +4,8 @@
 
 UniteAI (PyPI `uniteai`, the other pygls server that streams an answer into the buffer) runs
 from its own virtualenv, `.cache/uniteai-venv`, which this script creates on first use (pinned:
-`uniteai[document]==0.3.0`, `pygls<2`, `openai<1`; like the gateway tier's LiteLLM venv, it must
+`uniteai==0.3.0`, `pygls<2`, `openai<1` and
+the document extras its start-up imports (pypdf, beautifulsoup4, nbformat); like the gateway tier's LiteLLM venv, it must
 not leak into the product's environment). UniteAI speaks chat completions (`openai<1`'s
 `ChatCompletion.create(stream=True)`, base URL from `OPENAI_API_BASE`); our server speaks the
 Responses API. The bench's own stand-in, the project's loopback server plus a chat-completions
@@ -69,7 +70,17 @@ from responses_lsp.loopback import LoopbackServer, RecordedRequest, Reply
 from responses_lsp.loopback.handler import LoopbackHandler
 
 UNITE_VERSION = "0.3.0"
-UNITE_PINS = [f"uniteai[document]=={UNITE_VERSION}", "pygls<2", "openai<1"]
+UNITE_PINS = [
+    f"uniteai=={UNITE_VERSION}",
+    "pygls<2",
+    "openai<1",
+    "pypdf",
+    "beautifulsoup4",
+    "nbformat",
+]
+"""UniteAI's `common.py` imports three of its `document-chat` extras at start-up (pypdf, bs4,
+nbformat); the rest of that extra (sentence-transformers, i.e. torch) only its document module
+uses, which this bench does not load."""
 UNITE_VENV = ROOT / ".cache" / "uniteai-venv"
 UNITE_STAMP = UNITE_VENV / f".installed-{UNITE_VERSION}"
 UNITE_START, UNITE_END = ":START_OPENAI:", ":END_OPENAI:"
@@ -309,7 +320,12 @@ class Editor:
                     },
                     "textDocument": {"synchronization": {"didSave": True}, "codeAction": {}},
                 },
-                "initializationOptions": {"clientFeatures": {"jobDone": True}},
+                # no parse check: UniteAI has none, and the bench's answer is no valid Python
+                # (with the default `restore` our server would take it back after a repair turn)
+                "initializationOptions": {
+                    "clientFeatures": {"jobDone": True},
+                    "responsesLsp": {"syntaxCheck": "off"},
+                },
             },
             wait_s=120,
         )
@@ -603,6 +619,7 @@ async def run_job(
         "typing": typing,
         "typed": job.typed,
         "ok": job.text == "x" * job.typed + job.expected_final,
+        "diff": _first_diff(job.text, "x" * job.typed + job.expected_final),
     }
 
 
@@ -691,6 +708,14 @@ async def profile_pass(api: StandIn, root: Path, n_tokens: int, rate: float) -> 
     floor = await asyncio.to_thread(sse_floor, api.base_url)
     cats, top = profile_summary(out)
     return {"job": r, "floor": floor, "cats": cats, "top": top, "n": n_tokens, "rate": rate}
+
+
+def _first_diff(got: str, want: str) -> str:
+    """Where the final text differs from the expected one (for the JSON), or ""."""
+    if got == want:
+        return ""
+    i = len(os.path.commonprefix([got, want]))  # noqa: RUF071 (chars)
+    return f"at {i}: got {got[max(0, i - 40) : i + 80]!r}, want {want[max(0, i - 40) : i + 80]!r}"
 
 
 def sse_floor(base_url: str) -> dict[str, Any]:
