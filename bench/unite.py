@@ -4,9 +4,9 @@
 
 UniteAI (PyPI `uniteai`, the other pygls server that streams an answer into the buffer) runs
 from its own virtualenv, `.cache/uniteai-venv`, which this script creates on first use (pinned:
-`uniteai==0.3.0`, `pygls<2`, `openai<1` and
-the document extras its start-up imports (pypdf, beautifulsoup4, nbformat); like the gateway tier's LiteLLM venv, it must
-not leak into the product's environment). UniteAI speaks chat completions (`openai<1`'s
+`uniteai==0.3.0`, `pygls<2`, `openai<1` and the document extras its start-up imports (pypdf,
+beautifulsoup4, nbformat); like the gateway tier's LiteLLM venv, it must not leak into the
+product's environment). UniteAI speaks chat completions (`openai<1`'s
 `ChatCompletion.create(stream=True)`, base URL from `OPENAI_API_BASE`); our server speaks the
 Responses API. The bench's own stand-in, the project's loopback server plus a chat-completions
 route of this file's own (the product never calls chat completions), streams **the same text in
