@@ -40,6 +40,7 @@ TITLES = {
     "compaction": "6. Session compaction",
     "token_path": "7. Token path (sanitizer + region)",
     "cache": "8. Prompt caching",
+    "unite": "9. Side by side with UniteAI 0.3.0",
 }
 """Names of the benches in the summary table."""
 
@@ -53,6 +54,7 @@ SECTIONS = [
     "compaction",
     "token_path",
     "cache",
+    "unite",
 ]
 """Order of the sections in RESULTS.md."""
 

@@ -4,10 +4,11 @@
 
 Order: startup, codeAction, streaming lag (real headless Neovim), didChange, memory, then the
 session-compaction benchmark (`bench/compaction.py`, its printed tables go into their own
-section) and the prompt-caching benchmark (`bench/cache.py`). RESULTS.md starts over with the
-header; each script writes its own section; a summary of every target (PASS/FAIL) goes on
-top. A script that fails does not stop the others: its section says so. `--quick` runs fewer
-rounds (a smoke test, not for the record).
+section), the prompt-caching benchmark (`bench/cache.py`) and UniteAI 0.3.0 side by side
+(`bench/unite.py`; it creates UniteAI's own venv under .cache on first use). RESULTS.md
+starts over with the header; each script writes its own section; a summary of every target
+(PASS/FAIL) goes on top. A script that fails does not stop the others: its section says so.
+`--quick` runs fewer rounds (a smoke test, not for the record).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ FULL = {
     "compaction": [],
     "token_path": ["--rounds", "3"],
     "cache": [],
+    "unite": ["--runs", "3"],
 }
 QUICK = {
     "startup": ["--rounds", "5", "--importtime", "2"],
@@ -54,6 +56,7 @@ QUICK = {
     "compaction": ["--turns", "60"],
     "token_path": ["--rounds", "1"],
     "cache": [],
+    "unite": ["--runs", "1", "--quick"],
 }
 TIMEOUT_S = {
     "startup": 900,
@@ -64,6 +67,7 @@ TIMEOUT_S = {
     "compaction": 900,
     "token_path": 600,
     "cache": 600,
+    "unite": 1200,
 }
 
 

@@ -372,3 +372,59 @@ def test_other_clients_get_no_reply_gap() -> None:
         assert len(h.client.sent) == 1  # at once
 
     h.run(body)
+
+
+# ---- refusals: wait only for a didChange that has not arrived ------------------------------------
+
+
+def test_a_rejection_whose_didchange_already_arrived_is_resent_without_waiting() -> None:
+    """VS Code sends the user's keystroke before it answers `applied: false`: the explaining
+    didChange is already here when the refusal arrives, so the resend goes out at that same
+    instant (no `REJECTION_HOLD`), against the text as it is now."""
+    h = Harness()
+    h.client.auto = False
+
+    async def body() -> None:
+        job = h.region()
+        stream(job, "async def fetch(url):\n")
+        h.driver.pump(URI)
+        assert len(h.client.sent) == 1
+        await h.advance(2 * FLUSH)  # past the coalescing window: only the refusal holds it
+        h.client.edit((0, 0), (0, 0), "# typed\n")  # the keystroke's didChange goes first...
+        h.client.answer_waiting()  # ...then the answer: stale version, refused
+        assert len(h.client.sent) == 2, "the resend waited for a didChange already received"
+        resend = h.client.sent[1]
+        assert resend.version == h.client.version
+        h.client.auto = True
+        h.client.answer_waiting()
+        job.finalize(ANSWER)
+        h.driver.pump(URI)
+        await h.until_done(job)
+        assert job.outcome is Outcome.APPLIED
+        assert h.client.text == "# typed\n" + BEFORE + ANSWER + AFTER
+
+    h.run(body)
+
+
+def test_a_rejection_with_no_didchange_yet_waits_and_its_didchange_ends_the_wait() -> None:
+    """A client that holds its didChange (Neovim debounces 150 ms): the refusal is not yet
+    explained, so nothing is resent at once; the didChange, when it comes, ends the wait."""
+    h = Harness()
+    h.client.auto = False
+
+    async def body() -> None:
+        job = h.region()
+        stream(job, "async def fetch(url):\n")
+        h.driver.pump(URI)
+        await h.advance(2 * FLUSH)
+        h.client.version += 1  # the user typed; the client holds the didChange for now
+        h.client.answer_waiting()  # stale version, refused
+        assert len(h.client.sent) == 1  # no blind resend against text the server has not seen
+        await h.advance(0.01)
+        assert len(h.client.sent) == 1
+        h.client.version -= 1  # the held didChange goes out now (it bumps the version again)
+        h.client.edit((0, 0), (0, 0), "# typed\n")
+        assert len(h.client.sent) == 2  # resent as soon as the didChange explains the refusal
+        assert h.client.sent[1].version == h.client.version
+
+    h.run(body)
