@@ -12,20 +12,18 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from responses_lsp.api.client import ClientConfig, ResponsesClient
-from responses_lsp.jobs.landed import LandedEdits
 from responses_lsp.jobs.manager import JobManager
 
 if TYPE_CHECKING:
-    from responses_lsp.jobs.runtime import Runtime, ServerHost
+    from responses_lsp.jobs.runtime import Runtime
 
 
 class Backend:
     """The API client for the current settings, and the jobs."""
 
-    def __init__(self, server: ServerHost, runtime: Runtime, landed: LandedEdits) -> None:
-        self.server = server
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.jobs = JobManager(server, landed)
+        self.jobs = JobManager(runtime.server, runtime.landed)
         self._api: ResponsesClient | None = None
         self._api_config: ClientConfig | None = None
         self._closing: asyncio.Future[None] | None = None

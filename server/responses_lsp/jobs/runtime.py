@@ -69,7 +69,7 @@ class Runtime:
         if self._backend is None:
             from responses_lsp.jobs.backend import Backend
 
-            self._backend = Backend(self.server, self, self.landed)
+            self._backend = Backend(self)
         return self._backend
 
     @property
