@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from cattrs import Converter
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
@@ -44,7 +43,6 @@ from responses_lsp.contract import (
     SESSION_COMPACT,
     SESSION_RESET,
     SESSION_SHOW,
-    edit_label,
 )
 from responses_lsp.editing.document import Encoding
 from responses_lsp.jobs.arguments import (
@@ -58,6 +56,7 @@ from responses_lsp.jobs.arguments import (
     structure,
 )
 from responses_lsp.logging_setup import attach_editor_log
+from responses_lsp.wire import WireProtocol, apply_edit_params
 
 if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initialize`
     from responses_lsp.api.client import ResponsesClient
@@ -78,8 +77,9 @@ NO_APPLY_EDIT_REASON = (
 )
 
 
-class ResponsesProtocol(LanguageServerProtocol):
-    """Document sync goes to the edit driver, in the order the messages arrive."""
+class ResponsesProtocol(WireProtocol):
+    """Document sync goes to the edit driver, in the order the messages arrive; what is
+    written on the wire, and how our requests are matched with their answers: `WireProtocol`."""
 
     _server: ResponsesLanguageServer
 
@@ -113,6 +113,8 @@ class ResponsesProtocol(LanguageServerProtocol):
 
 class ResponsesLanguageServer(LanguageServer):
     """Server state: settings, documents, jobs, the API client."""
+
+    protocol: ResponsesProtocol
 
     def __init__(self) -> None:
         super().__init__(
@@ -296,27 +298,8 @@ class ResponsesLanguageServer(LanguageServer):
     # ------------------------------------------------------------------ edits
 
     def send_edit(self, edit: OutgoingEdit) -> Future[t.ApplyWorkspaceEditResult]:
-        rng = t.Range(
-            start=t.Position(line=edit.start[0], character=edit.start[1]),
-            end=t.Position(line=edit.end[0], character=edit.end[1]),
-        )
-        text_edit = t.TextEdit(range=rng, new_text=edit.new_text)
-        if self.document_changes:
-            workspace_edit = t.WorkspaceEdit(
-                document_changes=[
-                    t.TextDocumentEdit(
-                        text_document=t.OptionalVersionedTextDocumentIdentifier(
-                            uri=edit.uri, version=edit.version
-                        ),
-                        edits=[text_edit],
-                    )
-                ]
-            )
-        else:
-            workspace_edit = t.WorkspaceEdit(changes={edit.uri: [text_edit]})
-        params = t.ApplyWorkspaceEditParams(
-            edit=workspace_edit, label=edit_label(edit.job_id, edit.intent)
-        )
+        """One streamed edit as `workspace/applyEdit`: params built as JSON (`wire.py`)."""
+        params = apply_edit_params(edit, self.document_changes)
         return self.protocol.send_request(t.WORKSPACE_APPLY_EDIT, params)
 
 
@@ -525,15 +508,15 @@ async def _shutdown(ls: ResponsesLanguageServer, _params: None) -> None:
     # Cancel every job and let it restore its region (that takes the client's answers),
     # then stop the engine: nothing may be sent once pygls starts cancelling requests.
     runtime = ls.loaded_runtime
-    if runtime is None:  # nothing ever ran
-        return
-    backend = runtime.loaded_backend
-    if backend is not None:
-        backend.jobs.cancel(reason="cancelled: the server is shutting down")
-        await backend.jobs.drain(3.0)
-    runtime.driver.close_all()
-    if backend is not None:
-        await backend.close_api()
+    if runtime is not None:  # else nothing ever ran
+        backend = runtime.loaded_backend
+        if backend is not None:
+            backend.jobs.cancel(reason="cancelled: the server is shutting down")
+            await backend.jobs.drain(3.0)
+        runtime.driver.close_all()
+        if backend is not None:
+            await backend.close_api()
+    ls.protocol.cancel_requests()
 
 
 def _exit(ls: ResponsesLanguageServer, _params: None) -> None:
