@@ -142,7 +142,7 @@ async def test_content_length_counts_bytes_not_characters() -> None:
     reader.feed_eof()
     client = LanguageClient("a pygls client", "1").protocol
     seen: list[Any] = []
-    client.handle_message = seen.append  # type: ignore[method-assign]
+    client.handle_message = seen.append  # type: ignore[method-assign,assignment]
     await run_async(stop_event=threading.Event(), reader=reader, protocol=client)
     texts = [m.params.edit.document_changes[0].edits[0].new_text for m in seen]
     assert texts == [NON_ASCII, "after"]
