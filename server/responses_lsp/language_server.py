@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from cattrs import Converter
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
@@ -58,6 +57,7 @@ from responses_lsp.jobs.arguments import (
     structure,
 )
 from responses_lsp.logging_setup import attach_editor_log
+from responses_lsp.stdio import FastDispatch
 
 if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initialize`
     from responses_lsp.api.client import ResponsesClient
@@ -78,7 +78,7 @@ NO_APPLY_EDIT_REASON = (
 )
 
 
-class ResponsesProtocol(LanguageServerProtocol):
+class ResponsesProtocol(FastDispatch):
     """Document sync goes to the edit driver, in the order the messages arrive."""
 
     _server: ResponsesLanguageServer
