@@ -56,6 +56,7 @@ from responses_lsp.jobs.arguments import (
     structure,
 )
 from responses_lsp.logging_setup import attach_editor_log
+from responses_lsp.stdio import FastDispatch
 from responses_lsp.wire import WireProtocol, apply_edit_params
 
 if TYPE_CHECKING:  # behind the one lazy import (`runtime`): loaded after `initialize`
@@ -77,9 +78,10 @@ NO_APPLY_EDIT_REASON = (
 )
 
 
-class ResponsesProtocol(WireProtocol):
-    """Document sync goes to the edit driver, in the order the messages arrive; what is
-    written on the wire, and how our requests are matched with their answers: `WireProtocol`."""
+class ResponsesProtocol(WireProtocol, FastDispatch):
+    """Document sync goes to the edit driver, in the order the messages arrive. Messages in
+    are dispatched by `FastDispatch` (stdio.py); messages out, and the answers to our own
+    requests, go through `WireProtocol` (wire.py)."""
 
     _server: ResponsesLanguageServer
 

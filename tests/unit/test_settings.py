@@ -240,7 +240,7 @@ INVALID_CASES: list[tuple[str, str, Any, str, Any]] = [
     ("unknown enum (logLevel)", "logLevel", "verbose", "log_level", "info"),
     ("bad env var name", "apiKeyEnv", "MY-KEY", "api_key_env", "OPENAI_API_KEY"),
     ("out of range", "maxRetries", 99, "max_retries", 3),
-    ("fractional int", "flushIntervalMs", 1.5, "flush_interval_ms", 16),
+    ("fractional int", "flushIntervalMs", 1.5, "flush_interval_ms", 34),
     (
         "duplicate custom action ids",
         "actions",
@@ -392,7 +392,7 @@ def test_settings_keys_lists_every_camel_case_key_with_its_default() -> None:
         "requestTimeout": 60.0,
         "streamIdleTimeout": 120.0,
         "maxRetries": 3,
-        "flushIntervalMs": 16,
+        "flushIntervalMs": 34,
         "session": "workspace",
         "compactThreshold": None,
         "contextWindow": 272_000,

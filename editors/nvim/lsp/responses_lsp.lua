@@ -32,7 +32,7 @@
 ---       -- model = 'gpt-5.2-codex',
 ---       -- reasoningEffort = nil,               -- none|minimal|low|medium|high|xhigh
 ---       -- requestTimeout = 60, streamIdleTimeout = 120, maxRetries = 3,
----       -- flushIntervalMs = 16,                -- minimum ms between two streamed edits
+---       -- flushIntervalMs = 34,                -- minimum ms between two streamed edits
 ---       -- session = 'workspace',               -- workspace|document|off
 ---       -- compactThreshold = nil, contextWindow = 272000, contextChars = 6000,
 ---       -- actions = {},                        -- { { id=, title=, kind=, prompt=, languages= } }

@@ -51,6 +51,7 @@ from responses_lsp.api.events import (
     RetryScheduled,
     parse_event,
 )
+from responses_lsp.api.pacing import ReadPace, make_paceable, paced_stream
 from responses_lsp.api.requests import CompactRequest, ResponseRequest
 from responses_lsp.errors import (
     ApiConnectionError,
@@ -179,6 +180,8 @@ class ResponsesClient:
                 ),
                 follow_redirects=False,
             )
+            if self._transport is None:
+                make_paceable(self._http_client)
         return self._http_client
 
     async def aclose(self) -> None:
@@ -271,20 +274,28 @@ class ResponsesClient:
     # ------------------------------------------------------------------ streaming
 
     async def stream_once(
-        self, request: ResponseRequest, assembler: StreamAssembler | None = None
+        self,
+        request: ResponseRequest,
+        assembler: StreamAssembler | None = None,
+        pace: ReadPace | None = None,
     ) -> AsyncGenerator[ClientEvent, None]:
-        """One attempt: yield events until `response.completed`; raise on any failure."""
+        """One attempt: yield events until `response.completed`; raise on any failure.
+
+        With a `pace`, the body is read at the consumer's pace (see `api.pacing`)."""
         body = request.model_copy(update={"stream": True}).body()
         url = endpoint(self.config.base_url, "responses")
         assembler = assembler or StreamAssembler()
         response = await self._send("POST", url, body, stream=True)
+        paced = paced_stream(response) if pace is not None else None
         try:
             content_type = response.headers.get("content-type", "")
             if "text/event-stream" not in content_type:
                 raise UnexpectedContentType(
                     f"HTTP {response.status_code} with content type {content_type!r}"
                 )
-            events = _sse_events(response)
+            if paced is not None:
+                paced.pace = pace
+            events = _sse_events(response, None if paced is not None else pace)
             while True:
                 try:
                     event_name, data = await anext(events)
@@ -311,22 +322,30 @@ class ResponsesClient:
                 for out in assembler.feed(event):
                     yield out
                 if isinstance(event, ResponseCompleted):
+                    if paced is not None:
+                        paced.pace = None  # the rest of the body at once
                     await _drain(events)
                     return
             raise StreamClosedEarly()
         finally:
+            if paced is not None:
+                paced.pace = None
             await response.aclose()
 
-    async def stream(self, request: ResponseRequest) -> AsyncGenerator[ClientEvent, None]:
+    async def stream(
+        self, request: ResponseRequest, pace: ReadPace | None = None
+    ) -> AsyncGenerator[ClientEvent, None]:
         """Stream with retries: events, and a `RetryScheduled` before each new attempt.
 
-        Use as `async with contextlib.aclosing(client.stream(req)) as events:` so that
-        leaving the loop early closes the connection at once.
+        `pace` is asked before each read of the body (`api.pacing`): the consumer batches what
+        was read and says when to read again. Use as
+        `async with contextlib.aclosing(client.stream(req)) as events:` so that leaving the
+        loop early closes the connection at once.
         """
 
         def attempt(number: int, attempts: int) -> AsyncGenerator[ClientEvent, None]:
             assembler = StreamAssembler(attempt=number, max_attempts=attempts)
-            return self.stream_once(request, assembler)
+            return self.stream_once(request, assembler, pace)
 
         async with contextlib.aclosing(self._retrying("responses", attempt)) as events:
             async for event in events:
@@ -434,9 +453,13 @@ class ResponsesClient:
         return [str(item.get("id")) for item in items if isinstance(item, dict)]
 
 
-async def _sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+async def _sse_events(
+    response: httpx.Response, pace: ReadPace | None = None
+) -> AsyncIterator[tuple[str, str]]:
     """(event name, data) of each SSE frame, decoding UTF-8 strictly: bytes that are not
-    UTF-8 raise `StreamCorrupted` (httpx-sse would turn them into U+FFFD in the code)."""
+    UTF-8 raise `StreamCorrupted` (httpx-sse would turn them into U+FFFD in the code).
+
+    `pace` (an unpaced connection's): told after each chunk's frames that they were handed on."""
     text = codecs.getincrementaldecoder("utf-8")("strict")
     lines = SSELineDecoder()
     frames = SSEDecoder()
@@ -449,6 +472,8 @@ async def _sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]
             sse = frames.decode(line.rstrip("\n"))
             if sse is not None:
                 yield sse.event, sse.data
+        if pace is not None:
+            pace.before_read()  # this chunk's frames were handed on
     try:
         rest = text.decode(b"", final=True)
     except UnicodeDecodeError:

@@ -10,6 +10,7 @@ import argparse
 
 from responses_lsp.language_server import build_server
 from responses_lsp.logging_setup import setup_stderr_logging
+from responses_lsp.stdio import serve_stdio
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,5 +20,5 @@ def run(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        serve_stdio(server)
     return 0

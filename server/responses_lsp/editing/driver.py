@@ -60,7 +60,7 @@ class EditDriver:
         self,
         *,
         send: SendEdit,
-        flush_interval: float = 0.016,
+        flush_interval: float = 0.034,
         clock: Callable[[], float] = time.monotonic,
         versioned: bool = True,
         settle_timeout: float = 2.0,
@@ -197,6 +197,12 @@ class EditDriver:
         self._arm(uri, streamer)
         if not streamer.active and not streamer.pending and streamer.outstanding is None:
             self.streamers.pop(uri, None)
+
+    def next_edit_in(self, uri: str) -> float:
+        """Seconds until the document's next edit may go (0 or less: now). A stream being
+        read into the document is read no sooner (`api.pacing`)."""
+        streamer = self.streamers.get(uri)
+        return 0.0 if streamer is None else streamer.next_send_at() - self.clock()
 
     def _acked(self, uri: str, edit: OutgoingEdit, future: Future[Any]) -> None:
         streamer = self.streamers.get(uri)

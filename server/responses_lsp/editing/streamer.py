@@ -68,7 +68,7 @@ class DocStreamer:
         encoding: Encoding,
         *,
         clock: Callable[[], float],
-        flush_interval: float = 0.016,
+        flush_interval: float = 0.034,
         settle_timeout: float = 2.0,
         versioned: bool = True,
         open_version_is_real: bool = False,
@@ -498,13 +498,17 @@ class DocStreamer:
                 at = settle if at is None else min(at, settle)
         return at
 
+    def next_send_at(self) -> float:
+        """The earliest moment the next edit may go (the coalescing window, a hold, a gap)."""
+        return max(self.last_send + self.flush_interval, self.hold_until, self.quiet_until)
+
     def poll(self) -> OutgoingEdit | None:
         """The next edit to send now, or None (see `wake_at` for when to ask again)."""
         self._due = None
         if self.outstanding is not None:
             return None
         now = self.clock()
-        not_before = max(self.last_send + self.flush_interval, self.hold_until, self.quiet_until)
+        not_before = self.next_send_at()
         if now < not_before and self.active:
             # Inside the coalescing window nothing goes out: look again when it closes
             # (cheap: this runs for every streamed token).
@@ -521,9 +525,7 @@ class DocStreamer:
                 # A deletion no version protects waits for a pause in the user's typing.
                 self._due = self._user_at + USER_QUIET
                 continue
-            not_before = max(
-                self.last_send + self.flush_interval, self.hold_until, self.quiet_until
-            )
+            not_before = self.next_send_at()
             if now < not_before:
                 self._due = not_before
                 return None

@@ -37,6 +37,7 @@ from responses_lsp.errors import (
     ResponsesLspError,
     error_kind,
 )
+from responses_lsp.jobs.feed import StreamFeed
 from responses_lsp.jobs.landed import LandedEdits
 from responses_lsp.jobs.request import (
     Turn,
@@ -184,23 +185,24 @@ class SingleFileJob:
     async def _consume(
         self, request: ResponseRequest, progress: Progress
     ) -> tuple[list[dict[str, Any]], StreamSanitizer]:
-        """Stream one request into the region; returns the output items and the sanitizer."""
+        """Stream one request into the region; returns the output items and the sanitizer.
+
+        The text is handed on a socket read at a time (`StreamFeed`, `api.pacing`)."""
         host, region, uri, stats = self.host, self.region, self.job.request.uri, self.stats
         output: list[dict[str, Any]] = []
-        sanitizer = StreamSanitizer(self.options)
+        feed = StreamFeed(self.options, region, host.driver, uri)
         last_report = 0.0
-        async with contextlib.aclosing(host.api().stream(request)) as events:
+        async with contextlib.aclosing(host.api().stream(request, pace=feed)) as events:
             async for event in events:
                 if isinstance(event, OutputTextDelta):
                     stats.tokens += 1
-                    delta = sanitizer.feed(event.delta)
-                    if delta:  # the straight token path: appended, never re-joined
-                        region.append(delta)
-                        host.driver.pump(uri)
+                    feed.add(event.delta)
                     if region.conflict:
                         raise EditConflict()
                     if region.failure:  # the editor refuses our edits: stop asking the model
                         raise ResponsesLspError(region.failure)
+                    if feed.error is not None:
+                        raise feed.error
                     now = time.monotonic()
                     if now - last_report >= PROGRESS_INTERVAL:
                         last_report = now
@@ -213,14 +215,17 @@ class SingleFileJob:
                     stats.retries += 1
                     stats.tokens = 0  # progress counts this attempt's tokens only
                     output.clear()
-                    sanitizer = StreamSanitizer(self.options)  # start again from scratch
+                    feed.restart()  # start again from scratch
                     region.set_target("")
                     host.driver.pump(uri)
                     progress.report(event.status_text)
                 elif isinstance(event, ResponseCompleted):
                     stats.usage = event.response.usage
                     self.usages.append(stats.usage)
-        return output, sanitizer
+        feed.flush()
+        if feed.error is not None:
+            raise feed.error
+        return output, feed.sanitizer
 
     async def settle(
         self, error: ResponsesLspError | None, cancelled: bool, seconds: float
