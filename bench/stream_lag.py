@@ -48,7 +48,6 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -71,9 +70,11 @@ from common import (
     SERVER_DIR,
     Timer,
     command_line,
+    cpu_model_of,
     machine_facts,
     make_doc,
     mmm,
+    most_in_window,
     now_stamp,
     nvim_version,
     pct,
@@ -517,12 +518,7 @@ def analyze(
         lags_rel.append((app[k]["t"] - token_ns[release[i]]) / 1e6)
     times = [a["t"] for a in app]
     span = (times[-1] - times[0]) / 1e9
-    window = 0
-    j = 0
-    for i in range(len(times)):  # most applied edits in any 1 s window
-        while times[i] - times[j] >= 1e9:
-            j += 1
-        window = max(window, i - j + 1)
+    window = most_in_window(times)  # the most applyEdits Neovim handled in any 1 s window
     gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(times)]
     # the loopback's own pacing: a delta written > 2 ms after its predecessor's slot means the
     # machine stalled the bench process too (noise indicator; ours only, ref tokens are scheduled)
@@ -1035,12 +1031,6 @@ def report(
 def run_of(name: str) -> int:
     """The run an experiment belongs to (its name is `bench_r{run}_{k}`)."""
     return int(name.split("_")[1][1:])
-
-
-def cpu_model_of(machine: str) -> str:
-    """The CPU model in a `machine_facts()` line."""
-    m = re.search(r'CPU "([^"]*)"', machine)
-    return m.group(1) if m else "?"
 
 
 def cpu_checks(
