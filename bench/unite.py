@@ -920,6 +920,8 @@ def report(
                 not bad_ours,
             )
         )
+    kinds = ("server CPU", "median lag", "applyEdit wire", f"≤ {EDITS_PER_S} applyEdits", "every")
+    checks.sort(key=lambda c: next((k for k, w in enumerate(kinds) if c[0].startswith(w)), 9))
     lines += [
         "",
         f"Jobs whose final text was not exact or that did not end: {len(bad)} of {len(rs)}"
