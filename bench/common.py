@@ -71,9 +71,11 @@ noisy machine moves both: startup and RSS next to a bare pygls 2.x server (`benc
 codeAction latency next to the same bare server, didChange cost next to pygls 2.1.1's own
 `TextDocument.apply_change`, and the streaming lag in real headless Neovim 0.11.4 next to a
 reference pygls server (`bench/ref_server.py`, the baseline's `perf.stream`, "coalesce, 16 ms")
-streaming the same tokens. Cells are **min / median / max over runs** unless a column says
-otherwise; percentiles are nearest-rank. The machine is shared and can be noisy: compare orders of
-magnitude and ratios, not the second digit.
+streaming the same tokens; the server's CPU next to httpx + httpx-sse alone reading the same
+stream (`bench/sse_floor.py`) and next to UniteAI 0.3.0 on the same job (`bench/unite.py`), as
+ratios that hold on any core (issue 16). Cells are **min / median / max over runs** unless a
+column says otherwise; percentiles are nearest-rank. The machine is shared and can be noisy:
+compare orders of magnitude and ratios, not the second digit.
 
 **PASS/FAIL** compares the *median over runs* with the target (and says so where a target is on
 the worst run instead). The lag of a token is measured end to end: from the moment the loopback
