@@ -71,9 +71,11 @@ noisy machine moves both: startup and RSS next to a bare pygls 2.x server (`benc
 codeAction latency next to the same bare server, didChange cost next to pygls 2.1.1's own
 `TextDocument.apply_change`, and the streaming lag in real headless Neovim 0.11.4 next to a
 reference pygls server (`bench/ref_server.py`, the baseline's `perf.stream`, "coalesce, 16 ms")
-streaming the same tokens. Cells are **min / median / max over runs** unless a column says
-otherwise; percentiles are nearest-rank. The machine is shared and can be noisy: compare orders of
-magnitude and ratios, not the second digit.
+streaming the same tokens; the server's CPU next to httpx + httpx-sse alone reading the same
+stream (`bench/sse_floor.py`) and next to UniteAI 0.3.0 on the same job (`bench/unite.py`), as
+ratios that hold on any core (issue 16). Cells are **min / median / max over runs** unless a
+column says otherwise; percentiles are nearest-rank. The machine is shared and can be noisy:
+compare orders of magnitude and ratios, not the second digit.
 
 **PASS/FAIL** compares the *median over runs* with the target (and says so where a target is on
 the worst run instead). The lag of a token is measured end to end: from the moment the loopback
@@ -174,24 +176,33 @@ def frame(obj: Any) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(b) + b
 
 
-async def read_msg(r: asyncio.StreamReader) -> Any:
-    n = 0
+async def read_frame(r: asyncio.StreamReader) -> tuple[Any, int]:
+    """One JSON-RPC message and its size on the wire (header lines + body, as read)."""
+    n, head = 0, 0
     while True:
         line = await r.readline()
-        if line in (b"\r\n", b""):
-            if line == b"":
-                raise EOFError("server closed stdout")
+        if line == b"":
+            raise EOFError("server closed stdout")
+        head += len(line)
+        if line == b"\r\n":
             break
         if line.lower().startswith(b"content-length:"):
             n = int(line.split(b":")[1])
-    return json.loads(await r.readexactly(n))
+    return json.loads(await r.readexactly(n)), head + n
+
+
+async def read_msg(r: asyncio.StreamReader) -> Any:
+    return (await read_frame(r))[0]
 
 
 class RawClient:
     """A minimal JSON-RPC client over a subprocess's stdio (no pygls on the client side).
 
-    Server requests (workspace/configuration, progress create, ...) are answered with null.
+    Server requests (workspace/configuration, progress create, ...) are answered with what
+    `on_request` returns (null here); notifications go to `on_notification` (ignored here).
     """
+
+    name = "server"
 
     def __init__(self) -> None:
         self.proc: asyncio.subprocess.Process | None = None
@@ -222,23 +233,34 @@ class RawClient:
         assert self.proc is not None
         return self.proc.pid
 
+    def on_request(self, msg: dict[str, Any], wire: int) -> Any:
+        """The result for a request from the server (`wire`: its bytes on the wire)."""
+        del msg, wire
+        return None
+
+    def on_notification(self, msg: dict[str, Any]) -> None:
+        """A notification from the server."""
+
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         while True:
             try:
-                msg = await read_msg(self.proc.stdout)
+                msg, wire = await read_frame(self.proc.stdout)
             except (EOFError, asyncio.IncompleteReadError):
                 for fut in self._waiters.values():
                     if not fut.done():
-                        fut.set_exception(EOFError("server exited"))
+                        fut.set_exception(EOFError(f"{self.name} exited"))
                 return
             if "id" in msg and "method" in msg:  # a request from the server
-                self._send({"jsonrpc": "2.0", "id": msg["id"], "result": None})
+                result = self.on_request(msg, wire)
+                self._send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
                 self.server_request(msg["method"]).set()
             elif "id" in msg:
                 fut = self._waiters.pop(msg["id"], None)
                 if fut is not None and not fut.done():
                     fut.set_result(msg)
+            else:
+                self.on_notification(msg)
 
     def _send(self, obj: Any) -> None:
         assert self.proc is not None and self.proc.stdin is not None
@@ -268,6 +290,11 @@ class RawClient:
                     await asyncio.wait_for(proc.wait(), 5)
         finally:
             if proc.returncode is None:
+                import psutil
+
+                with contextlib.suppress(psutil.Error):  # a server's own children first
+                    for child in psutil.Process(proc.pid).children(recursive=True):
+                        child.kill()
                 proc.kill()
                 await proc.wait()
             if self._reader is not None:
@@ -347,6 +374,12 @@ def machine_facts() -> str:
         f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!s}; "
         f"load average {load}; code at `{git_revision()}`"
     )
+
+
+def cpu_model_of(machine: str) -> str:
+    """The CPU model in a `machine_facts()` line."""
+    m = re.search(r'CPU "([^"]*)"', machine)
+    return m.group(1) if m else "?"
 
 
 def nvim_version(nvim: str) -> str:
@@ -455,16 +488,27 @@ def _refresh_summary(name: str, checks: Sequence[tuple[str, str, bool]]) -> None
     lines = text[i:j].split("\n")
     title = f"| {TITLES.get(name, name)} |"
     rows_at = [k for k, line in enumerate(lines) if line.startswith("| ")]
-    if not rows_at or not any(lines[k].startswith(title) for k in rows_at):
+    if not rows_at:
         return
     first, last = rows_at[0], rows_at[-1]
+    new_rows = [summary_row(name, *c) for c in checks]
     table: list[str] = []
-    for line in lines[first : last + 1]:
-        if line.startswith(title):
-            if not any(r.startswith(title) for r in table):
-                table += [summary_row(name, *c) for c in checks]
-        else:
-            table.append(line)
+    if any(lines[k].startswith(title) for k in rows_at):
+        for line in lines[first : last + 1]:
+            if line.startswith(title):
+                if not any(r.startswith(title) for r in table):
+                    table += new_rows
+            else:
+                table.append(line)
+    else:  # a bench new to this summary: its rows after those of the benches before it
+        order = {f"| {TITLES.get(n, n)} |": k for k, n in enumerate(SECTIONS)}
+        mine = SECTIONS.index(name) if name in SECTIONS else len(SECTIONS)
+        at = 2  # after the header and the |---| line
+        table = lines[first : last + 1]
+        for k, line in enumerate(table[2:], 2):
+            if order.get(line[: line.find(" |", 2) + 2], -1) < mine:
+                at = k + 1
+        table[at:at] = new_rows
     rest = [line for line in lines[last + 1 :] if not line.startswith("(Rows of ")]
     notes = [line for line in lines[last + 1 :] if line.startswith("(Rows of ")]
     notes = [n for n in notes if not n.startswith(f"(Rows of {TITLES.get(name, name)} ")]
@@ -477,6 +521,17 @@ def _refresh_summary(name: str, checks: Sequence[tuple[str, str, bool]]) -> None
     rest = [re.sub(r"^\d+ of \d+ checks pass\.", summary_count_line(results), x) for x in rest]
     out = [*lines[:first], *table, "", *notes, "", *rest]
     RESULTS.write_text(text[:i] + "\n".join(out) + text[j:], encoding="utf-8")
+
+
+def most_in_window(times_ns: Sequence[int], window_ns: float = 1e9) -> int:
+    """The most of the sorted `times_ns` that fall in any window of `window_ns` (half-open:
+    two events exactly `window_ns` apart are not in one window)."""
+    most, j = 0, 0
+    for i in range(len(times_ns)):
+        while times_ns[i] - times_ns[j] >= window_ns:
+            j += 1
+        most = max(most, i - j + 1)
+    return most
 
 
 def wait_calm(limit_s: float, busy_pct: float = 25.0, window_s: float = 2.0) -> tuple[float, float]:

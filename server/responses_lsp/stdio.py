@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
+import stat
 import sys
 import threading
 from typing import Any, BinaryIO
@@ -53,13 +55,26 @@ class PipeReader:
             return b""
 
 
+def _watchable(stdin: BinaryIO) -> bool:
+    """A pipe or a socket (what editors give): epoll can watch it. A regular file, a terminal
+    or /dev/null is left to pygls' reader (epoll refuses some of them only once the loop
+    runs, with EPERM in a callback, and the server would wait forever)."""
+    try:
+        mode = os.fstat(stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
 async def _serve(server: LanguageServer, stdin: BinaryIO, stop: threading.Event) -> bool:
     """Run pygls' message loop on `stdin` read by the loop; False if stdin cannot be watched."""
+    if not _watchable(stdin):
+        return False
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
     try:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-    except (ValueError, OSError) as exc:  # a regular file, a closed descriptor
+    except (ValueError, OSError) as exc:
         log.info("stdin cannot be read by the event loop (%s): pygls' reader", exc)
         return False
     await run_async(
