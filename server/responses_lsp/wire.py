@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 
     from responses_lsp.editing.live_region import OutgoingEdit
 
-log = logging.getLogger(__name__)
+# Transport failures go where pygls logged them: to stderr, never forwarded to the editor as
+# window/logMessage (the editor is who we failed to reach).
+log = logging.getLogger("pygls.protocol.json_rpc")
 
 MAX_ID = 2**31 - 1
 """LSP ids are `integer | string`; an LSP integer is 32-bit signed: the counter wraps."""

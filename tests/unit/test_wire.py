@@ -356,3 +356,38 @@ def test_pygls_still_routes_through_what_we_override() -> None:
     ):
         assert hasattr(ls.protocol, attribute), attribute
     assert isinstance(ls.protocol, WireProtocol)
+
+
+def test_a_broken_pipe_ends_the_send_as_in_pygls() -> None:
+    """pygls' stdio loop stops on BrokenPipeError: it must get out of `_send_data`."""
+
+    class Broken(Sink):
+        def write(self, data: bytes) -> None:
+            raise BrokenPipeError
+
+    ls, _ = server()
+    ls.protocol.set_writer(Broken())
+    with pytest.raises(BrokenPipeError):
+        ls.send_edit(edit())
+
+
+async def test_an_async_transport_gets_every_write_awaited() -> None:
+    """pygls' websocket writer returns an awaitable per write (and wants the body alone)."""
+    written: list[bytes] = []
+
+    class AsyncSink:
+        async def write(self, data: bytes) -> None:
+            await asyncio.sleep(0)
+            written.append(data)
+
+        async def close(self) -> None:
+            pass
+
+    ls, _ = server()
+    ls.protocol.set_writer(AsyncSink(), include_headers=False)
+    ls.send_edit(edit())
+    ls.send_edit(edit())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [json.loads(w)["id"] for w in written] == [1, 2]
+    assert not ls.protocol._writes  # nothing left in flight
