@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import ssl
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -51,6 +52,7 @@ class PacedStream(httpcore.AsyncNetworkStream):
         self._inner = inner
         self.pace: ReadPace | None = None
         self.reads = 0
+        self._poller: select.poll | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         pace = self.pace
@@ -90,7 +92,18 @@ class PacedStream(httpcore.AsyncNetworkStream):
             if protocol is not None and getattr(protocol, "read_queue", None):
                 return True
             layer = getattr(layer, "transport_stream", None)
-        return bool(self._inner.get_extra_info("is_readable"))
+        return self._kernel_readable()
+
+    def _kernel_readable(self) -> bool:
+        """The socket has bytes (or EOF) for us: one poll(0) on a poller made once (asking
+        httpcore's stream for "is_readable" builds anyio's attribute table every time)."""
+        if self._poller is None:
+            sock = self._inner.get_extra_info("socket")
+            if sock is None:
+                return False
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
+        return bool(self._poller.poll(0))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         await self._inner.write(buffer, timeout)
