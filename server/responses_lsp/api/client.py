@@ -3,7 +3,7 @@
 `ResponsesClient.stream()` yields parsed events; when an attempt fails with a retryable
 error it yields a `RetryScheduled` notice (so the edit engine can reset its region and the
 progress can say "retrying in N s"), sleeps, and streams the request again from scratch.
-Status and content type are checked before any event is read (httpx-sse would otherwise
+Status and content type are checked before any event is read (an SSE reader would otherwise
 hide HTTP errors). A stall longer than the idle timeout and an EOF before
 `response.completed` are errors, and so are a frame that is not JSON and bytes that are not
 UTF-8 (the attempt fails and is retried: never a rewrite with a hole in it). Every attempt's
