@@ -12,6 +12,7 @@ test moves time past it and no test sleeps.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import selectors
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -428,3 +429,60 @@ def test_a_rejection_with_no_didchange_yet_waits_and_its_didchange_ends_the_wait
         assert h.client.sent[1].version == h.client.version
 
     h.run(body)
+
+
+# ---- cadence (issue 16) -------------------------------------------------------------------------
+
+
+def _sends_at(flush: float, token_gap: float, read_late: float, seconds: float) -> list[float]:
+    """Times of the sends of a stream read as `jobs.feed` reads it: a token every `token_gap`
+    seconds, the socket read at `next_edit_in` minus READ_EARLY, plus `read_late` (the work of
+    parsing what was read), then one pump."""
+    from responses_lsp.jobs.feed import READ_EARLY
+
+    h = Harness(flush=flush)
+    times: list[float] = []
+    send = h.client.send
+
+    def timed(edit: OutgoingEdit) -> Future[Any]:
+        times.append(h.clock.now)
+        return send(edit)
+
+    h.client.send = timed  # type: ignore[method-assign]
+
+    async def body() -> None:
+        job = h.region()
+        text, start = "", h.clock.now
+        words = iter(range(10**6))
+        while h.clock.now - start < seconds:
+            wait = max(0.0, h.driver.next_edit_in(URI) - READ_EARLY)
+            await h.advance(max(wait, token_gap) + read_late)
+            text += "".join(f"w{next(words)} " for _ in range(max(1, round(wait / token_gap))))
+            stream(job, text)
+            h.driver.pump(URI)
+        job.restore()
+        h.driver.pump(URI)
+
+    h.run(body)
+    return times
+
+
+@pytest.mark.parametrize("read_late", [0.0, 0.0005, 0.003, 0.0079])
+def test_a_fast_stream_keeps_the_grid_and_at_most_30_edits_in_any_second(read_late: float) -> None:
+    """34 ms windows: a send a little late (the parsing of a read) keeps the next window on
+    the grid (the cycle does not become 34 ms + the work of a read), and no second ever holds
+    more than 30 edits."""
+    times = _sends_at(0.034, 0.0005, read_late, 3.0)
+    assert len(times) >= 80
+    most = max(sum(1 for u in times if s <= u < s + 1.0) for s in times)
+    assert most <= 30, most
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    mean = sum(gaps[5:-5]) / len(gaps[5:-5])
+    assert abs(mean - 0.034) < 0.0015, f"cycle {mean * 1000:.2f} ms"  # not 34 + read_late
+    assert min(gaps) >= 0.034 - 0.008 - 0.0015 - 1e-9
+
+
+def test_a_slow_token_goes_out_the_moment_it_arrives() -> None:
+    times = _sends_at(0.034, 0.1, 0.0, 1.0)  # a token every 100 ms
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(abs(g - 0.1) < 0.002 for g in gaps[1:-1]), gaps

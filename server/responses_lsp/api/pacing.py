@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import ssl
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -29,6 +30,9 @@ import httpcore
 import httpx
 
 log = logging.getLogger(__name__)
+
+MAX_PIECES = 32
+"""At most this many more reads to take what is at hand after a paced read."""
 
 MAX_WAIT = 0.25
 """A pace never holds a read longer than this (seconds), whatever the consumer answers."""
@@ -48,15 +52,58 @@ class PacedStream(httpcore.AsyncNetworkStream):
         self._inner = inner
         self.pace: ReadPace | None = None
         self.reads = 0
+        self._poller: select.poll | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         pace = self.pace
-        if pace is not None:
-            wait = pace.before_read()
-            if wait > 0:
-                await asyncio.sleep(min(wait, MAX_WAIT))
+        if pace is None:
+            return await self._inner.read(max_bytes, timeout)
+        wait = pace.before_read()
+        if wait > 0:
+            await asyncio.sleep(min(wait, MAX_WAIT))
         self.reads += 1
-        return await self._inner.read(max_bytes, timeout)
+        data = await self._inner.read(max_bytes, timeout)
+        # One read may return a leftover of the last round: asyncio's transport can deliver
+        # once more between the data arriving and anyio pausing it. Take what else is here
+        # now, so that what the kernel held for us is not left for the next round.
+        for _ in range(MAX_PIECES):
+            if not data or len(data) >= max_bytes or not self._more_at_hand():
+                break
+            more = await self._inner.read(max_bytes - len(data), timeout)
+            if not more:
+                break
+            data += more
+        return data
+
+    def _more_at_hand(self) -> bool:
+        """Bytes a read would return without waiting: in the kernel, or already read from it
+        (anyio's queue, TLS records not yet decrypted or not yet handed out)."""
+        layer: Any = getattr(self._inner, "_stream", None)  # httpcore's AnyIOStream
+        for _ in range(4):  # TLS over TCP: two layers; a proxy's TLS-in-TLS: three
+            if layer is None:
+                break
+            ssl_object = getattr(layer, "_ssl_object", None)
+            if ssl_object is not None and ssl_object.pending():
+                return True
+            bio = getattr(layer, "_read_bio", None)
+            if bio is not None and bio.pending:
+                return True
+            protocol = getattr(layer, "_protocol", None)
+            if protocol is not None and getattr(protocol, "read_queue", None):
+                return True
+            layer = getattr(layer, "transport_stream", None)
+        return self._kernel_readable()
+
+    def _kernel_readable(self) -> bool:
+        """The socket has bytes (or EOF) for us: one poll(0) on a poller made once (asking
+        httpcore's stream for "is_readable" builds anyio's attribute table every time)."""
+        if self._poller is None:
+            sock = self._inner.get_extra_info("socket")
+            if sock is None:
+                return False
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
+        return bool(self._poller.poll(0))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         await self._inner.write(buffer, timeout)

@@ -46,6 +46,15 @@ from responses_lsp.editing.live_region import (
 
 log = logging.getLogger(__name__)
 
+GRID_GRACE = 0.008
+"""Seconds an edit may go after its window opened and still keep the windows on their grid."""
+
+SEND_SLACK = 0.0015
+"""Seconds before its window opens that an edit may already go: a stream read just before the
+window (`jobs.feed`) sends at once instead of leaving its text to the window's timer, which
+would send the text of the read before (a cycle late). With GRID_GRACE, at most
+(1 s + GRID_GRACE + SEND_SLACK) / flush_interval edits fall in any second: 29.7 at 34 ms."""
+
 REJECTION_HOLD = 0.05
 """Seconds to wait after `applied: false` for the didChange that explains it."""
 USER_QUIET = 0.25
@@ -92,6 +101,7 @@ class DocStreamer:
         self.pending: list[Sent] = []
         self.outstanding: Sent | None = None
         self.last_send = float("-inf")
+        self._window = float("-inf")  # when the window of the last send opened (see _emit)
         self.hold_until = float("-inf")
         self.quiet_until = float("-inf")  # nothing sent before (set by the driver)
         self._rejections = 0  # unexplained refusals since the last didChange
@@ -500,7 +510,7 @@ class DocStreamer:
 
     def next_send_at(self) -> float:
         """The earliest moment the next edit may go (the coalescing window, a hold, a gap)."""
-        return max(self.last_send + self.flush_interval, self.hold_until, self.quiet_until)
+        return max(self._window + self.flush_interval, self.hold_until, self.quiet_until)
 
     def poll(self) -> OutgoingEdit | None:
         """The next edit to send now, or None (see `wake_at` for when to ask again)."""
@@ -509,7 +519,7 @@ class DocStreamer:
             return None
         now = self.clock()
         not_before = self.next_send_at()
-        if now < not_before and self.active:
+        if now + SEND_SLACK < not_before and self.active:
             # Inside the coalescing window nothing goes out: look again when it closes
             # (cheap: this runs for every streamed token).
             self._due = not_before
@@ -526,7 +536,7 @@ class DocStreamer:
                 self._due = self._user_at + USER_QUIET
                 continue
             not_before = self.next_send_at()
-            if now < not_before:
+            if now + SEND_SLACK < not_before:
                 self._due = not_before
                 return None
             self._turn = (self._turn + step + 1) % max(1, len(live))
@@ -701,6 +711,12 @@ class DocStreamer:
         text = sent.text
         self.pending.append(sent)
         self.outstanding = sent
+        # Keep the grid: an edit sent a little after its window opened (the read that fed it,
+        # its parsing) does not push the next window back by that much, or a fast stream's
+        # cycle would be flush_interval + the work of a read. At most ~1/flush_interval edits
+        # in any second still: each window opens flush_interval after the previous one.
+        opened = self._window + self.flush_interval
+        self._window = opened if opened - SEND_SLACK <= now <= opened + GRID_GRACE else now
         self.last_send = now
         size = len(text.encode("utf-8"))
         self.stats_edits += 1

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+READ_EARLY = 0.001
+"""Seconds before the next edit window that the socket is read (< streamer.SEND_SLACK)."""
+
 
 class StreamFeed:
     """Implements `api.pacing.ReadPace` for a job streaming into `region` of `uri`."""
@@ -63,4 +66,6 @@ class StreamFeed:
             log.exception("handing streamed text to the editor failed")
             self.error = exc
             return 0.0
-        return self.driver.next_edit_in(self.uri)
+        # Read just before the edit window opens: the text read goes out in that window's
+        # edit (the streamer lets it go SEND_SLACK early), not after the window's timer.
+        return self.driver.next_edit_in(self.uri) - READ_EARLY
