@@ -149,7 +149,10 @@ async def test_server_errors_after_a_broken_stream_restore_the_original(session:
     result = await session.run(uri, "refactor-to-async", session.span(uri, CURSOR))
     assert result["outcome"] == "error"
     await settle(session, uri, SOURCE)
-    assert any("upstream error" in m and "restored" in m for m in session.messages())
+    assert any("upstream error" in m and "restored" in m for m in session.messages()), (
+        session.messages(),
+        result,
+    )
     assert len(session.api.requests) == 3
 
 

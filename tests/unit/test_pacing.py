@@ -210,3 +210,47 @@ def test_a_failure_inside_the_read_is_kept_for_the_consumer() -> None:
     feed.add("x = 1\n")
     assert feed.before_read() == 0.0
     assert isinstance(feed.error, RuntimeError)
+
+
+async def test_a_reset_right_behind_the_data_keeps_the_data_and_fails_the_next_read() -> None:
+    """The data of a read comes before a failure met while taking what else was at hand (a
+    dropped stream's last events were lost with it: nothing reached the editor)."""
+
+    class Inner(httpcore.AsyncNetworkStream):
+        def __init__(self) -> None:
+            self.pieces: list[bytes | Exception] = [b"events", ConnectionResetError("reset")]
+
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+            piece = self.pieces.pop(0)
+            if isinstance(piece, Exception):
+                raise piece
+            return piece
+
+        def get_extra_info(self, info: str) -> Any:
+            return None
+
+    stream = PacedStream(Inner())
+    stream.pace = Pace(0.0)
+    stream._more_at_hand = lambda: True  # type: ignore[method-assign]
+    assert await stream.read(1024) == b"events"
+    asked = len(stream.pace.asked)  # type: ignore[union-attr]
+    with pytest.raises(ConnectionResetError):
+        await stream.read(1024)
+    assert len(stream.pace.asked) == asked + 1  # type: ignore[union-attr]  # told first
+
+
+async def test_an_end_right_behind_the_data_is_an_end_on_the_next_read() -> None:
+    class Inner(httpcore.AsyncNetworkStream):
+        def __init__(self) -> None:
+            self.pieces = [b"events", b"", b""]
+
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+            return self.pieces.pop(0)
+
+    stream = PacedStream(Inner())
+    stream.pace = Pace(0.0)
+    stream._more_at_hand = lambda: True  # type: ignore[method-assign]
+    assert await stream.read(1024) == b"events"
+    asked = len(stream.pace.asked)  # type: ignore[union-attr]
+    assert await stream.read(1024) == b""
+    assert len(stream.pace.asked) == asked + 1  # type: ignore[union-attr]  # told first

@@ -53,9 +53,15 @@ class PacedStream(httpcore.AsyncNetworkStream):
         self.pace: ReadPace | None = None
         self.reads = 0
         self._poller: select.poll | None = None
+        self._failure: Exception | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         pace = self.pace
+        if self._failure is not None:  # met while taking what was at hand: its turn now
+            failure, self._failure = self._failure, None
+            if pace is not None:
+                pace.before_read()  # what was read before it is handed on first
+            raise failure
         if pace is None:
             return await self._inner.read(max_bytes, timeout)
         wait = pace.before_read()
@@ -69,8 +75,12 @@ class PacedStream(httpcore.AsyncNetworkStream):
         for _ in range(MAX_PIECES):
             if not data or len(data) >= max_bytes or not self._more_at_hand():
                 break
-            more = await self._inner.read(max_bytes - len(data), timeout)
-            if not more:
+            try:
+                more = await self._inner.read(max_bytes - len(data), timeout)
+            except Exception as exc:  # a reset right behind the data: the data first
+                self._failure = exc
+                break
+            if not more:  # the end: the next read says so again
                 break
             data += more
         return data
