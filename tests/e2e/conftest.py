@@ -11,6 +11,9 @@ encoding, Neovim 0.11 utf-8).
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -22,10 +25,34 @@ from responses_lsp import testing
 from responses_lsp.testing import RUN, Session
 from tests.loopback import LoopbackServer
 
-__all__ = ["API_KEY", "RUN", "SERVER_DIR", "Session", "open_session"]
+__all__ = ["API_KEY", "RUN", "SERVER_DIR", "Session", "open_session", "spawn_server"]
 
 API_KEY = "sk-test-e2e-0123456789abcdef"
 SERVER_DIR = str(Path(__file__).resolve().parents[2] / "server")
+
+
+async def spawn_server(
+    base_url: str, key: str, state: Path, *, stderr: int, **env: str
+) -> asyncio.subprocess.Process:
+    """`python -m responses_lsp` from this tree on pipes, talking to `base_url` with `key`
+    (no other OPENAI_* variable of the test's environment), its state under `state`."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    environ.update(
+        OPENAI_API_KEY=key,
+        OPENAI_BASE_URL=base_url,
+        RESPONSES_LSP_STATE_DIR=str(state),
+        PYTHONPATH=SERVER_DIR,
+        **env,
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "responses_lsp",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+        env=environ,
+    )
 
 
 @pytest.fixture

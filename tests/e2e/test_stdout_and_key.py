@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import SERVER_DIR
+from tests.e2e.conftest import spawn_server
 from tests.loopback import LoopbackServer, Reply
 
 KEY = "sk-test-NEVER-SHOW-0123456789abcdef"
@@ -50,22 +48,12 @@ async def test_stdout_is_only_the_protocol_and_the_key_never_leaks(tmp_path: Pat
             Reply.error(401, message=f"Incorrect API key provided: {KEY}"),
             Reply.text("async def f():\n    return 1\n"),
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        env.update(
-            OPENAI_API_KEY=KEY,
-            OPENAI_BASE_URL=api.base_url,
-            RESPONSES_LSP_LOG="debug",
-            RESPONSES_LSP_STATE_DIR=str(tmp_path / "state"),
-            PYTHONPATH=SERVER_DIR,
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "responses_lsp",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+        proc = await spawn_server(
+            api.base_url,
+            KEY,
+            tmp_path / "state",
             stderr=asyncio.subprocess.PIPE,
-            env=env,
+            RESPONSES_LSP_LOG="debug",
         )
         assert proc.stdin is not None
         run = {

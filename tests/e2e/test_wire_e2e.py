@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import API_KEY, RUN, SERVER_DIR
+from tests.e2e.conftest import API_KEY, RUN, spawn_server
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, FETCH, SOURCE
 from tests.loopback import LoopbackServer, Reply
 
@@ -144,21 +143,8 @@ async def test_a_streamed_job_on_the_wire(tmp_path: Path) -> None:
     uri = (tmp_path / "app.py").as_uri()
     with LoopbackServer() as api:
         api.script(Reply.text(ANSWER, chunks=2, pace_tps=300))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        env.update(
-            OPENAI_API_KEY=API_KEY,
-            OPENAI_BASE_URL=api.base_url,
-            RESPONSES_LSP_STATE_DIR=str(tmp_path / "state"),
-            PYTHONPATH=SERVER_DIR,
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "responses_lsp",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=env,
+        proc = await spawn_server(
+            api.base_url, API_KEY, tmp_path / "state", stderr=asyncio.subprocess.DEVNULL
         )
         client = WireClient(proc, uri, SOURCE)
         reading = asyncio.create_task(client.run())
