@@ -51,7 +51,6 @@ class PacedStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self.pace: ReadPace | None = None
-        self.reads = 0
         self._poller: select.poll | None = None
         self._failure: Exception | None = None
 
@@ -67,7 +66,6 @@ class PacedStream(httpcore.AsyncNetworkStream):
         wait = pace.before_read()
         if wait > 0:
             await asyncio.sleep(min(wait, MAX_WAIT))
-        self.reads += 1
         data = await self._inner.read(max_bytes, timeout)
         # One read may return a leftover of the last round: asyncio's transport can deliver
         # once more between the data arriving and anyio pausing it. Take what else is here

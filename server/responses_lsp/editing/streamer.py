@@ -100,7 +100,6 @@ class DocStreamer:
         self.jobs: list[RegionJob] = []
         self.pending: list[Sent] = []
         self.outstanding: Sent | None = None
-        self.last_send = float("-inf")
         self._window = float("-inf")  # when the window of the last send opened (see _emit)
         self.hold_until = float("-inf")
         self.quiet_until = float("-inf")  # nothing sent before (set by the driver)
@@ -717,7 +716,6 @@ class DocStreamer:
         # in any second still: each window opens flush_interval after the previous one.
         opened = self._window + self.flush_interval
         self._window = opened if opened - SEND_SLACK <= now <= opened + GRID_GRACE else now
-        self.last_send = now
         size = len(text.encode("utf-8"))
         self.stats_edits += 1
         self.stats_bytes += size
