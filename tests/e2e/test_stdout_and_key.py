@@ -10,14 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import spawn_server
+from tests.fakes.raw_lsp import did_open, frame
 from tests.loopback import LoopbackServer, Reply
 
 KEY = "sk-test-NEVER-SHOW-0123456789abcdef"
-
-
-def frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
 def parse_frames(data: bytes) -> list[dict[str, Any]]:
@@ -77,18 +73,7 @@ async def test_stdout_is_only_the_protocol_and_the_key_never_leaks(tmp_path: Pat
                 },
             },
             {"jsonrpc": "2.0", "method": "initialized", "params": {}},
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {
-                    "textDocument": {
-                        "uri": uri,
-                        "languageId": "python",
-                        "version": 1,
-                        "text": source,
-                    }
-                },
-            },
+            did_open(uri, source),
             {
                 "jsonrpc": "2.0",
                 "id": 2,

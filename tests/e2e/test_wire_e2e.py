@@ -18,17 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import API_KEY, RUN, spawn_server
+from tests.fakes.raw_lsp import did_open, frame
 from tests.fakes.samples import ASYNC_FETCH, CURSOR, FETCH, SOURCE
 from tests.loopback import LoopbackServer, Reply
 
 # the rewrite, with text outside ASCII: 2-, 3- and 4-byte UTF-8 (the emoji is 2 UTF-16 units)
 ANSWER = ASYNC_FETCH.replace('"""Fetch a URL."""', '"""Fetch a URL — «ü», 日本 🙂."""')
 LIMIT = 20.0  # seconds for any one step of the conversation (the whole takes ~2 s)
-
-
-def frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
 def offset(text: str, line: int, character: int) -> int:
@@ -167,20 +163,7 @@ async def test_a_streamed_job_on_the_wire(tmp_path: Path) -> None:
             )
             await within(client, _answered(client, 1), "answer to initialize")
             client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-            client.send(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "textDocument/didOpen",
-                    "params": {
-                        "textDocument": {
-                            "uri": uri,
-                            "languageId": "python",
-                            "version": 1,
-                            "text": SOURCE,
-                        }
-                    },
-                }
-            )
+            client.send(did_open(uri, SOURCE))
             cursor = line_col16(SOURCE, CURSOR)
             run_id = 1_000_000  # our command's id: clear of the applyEdits' 1, 2, 3, ...
             client.request(

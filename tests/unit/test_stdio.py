@@ -20,13 +20,9 @@ from typing import Any
 import pytest
 
 from responses_lsp.stdio import FastDispatch, _watchable
+from tests.fakes.raw_lsp import did_open, frame
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _frame(obj: dict[str, Any]) -> bytes:
-    body = json.dumps(obj).encode()
-    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
 def _read_message(stream: Any) -> dict[str, Any]:
@@ -74,15 +70,14 @@ def test_the_served_server_reads_stdin_without_a_thread(tmp_path: Path) -> None:
 
     def talk() -> None:
         def send(message: dict[str, Any]) -> None:
-            stdin.write(_frame({"jsonrpc": "2.0", **message}))
+            stdin.write(frame({"jsonrpc": "2.0", **message}))
             stdin.flush()
 
         init = {"processId": None, "rootUri": None, "capabilities": {}}
         send({"id": 1, "method": "initialize", "params": init})
         seen.append(_read_message(stdout))
         send({"method": "initialized", "params": {}})
-        item = {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}
-        send({"method": "textDocument/didOpen", "params": {"textDocument": item}})
+        send(did_open(uri, "x = 1\n"))
         rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 5}}
         for n in range(3):
             params = {"textDocument": {"uri": uri}, "range": rng, "context": {"diagnostics": []}}
