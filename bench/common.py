@@ -144,6 +144,22 @@ def state_dir() -> str:
     return _STATE_DIR
 
 
+def sse_floor(base_url: str, timeout: float = 300) -> dict[str, Any]:
+    """The floor of the CPU benches: `bench/sse_floor.py` (httpx + httpx-sse alone, its own
+    process, none of our code on its path) reading the stream the loopback at `base_url`
+    serves next; its JSON line, or {"error": ...} when it failed."""
+    out = subprocess.run(
+        [PY, str(BENCH / "sse_floor.py"), base_url],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    if out.returncode != 0:
+        return {"error": out.stderr[-500:]}
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def server_env(base_url: str | None = None, **extra: str) -> dict[str, str]:
     """Environment for `python -m responses_lsp` from this checkout (sessions in a temp dir)."""
     env = {

@@ -79,6 +79,7 @@ from common import (
     nvim_version,
     pct,
     server_env,
+    sse_floor,
     update_section,
     verdict,
     wait_calm,
@@ -365,20 +366,6 @@ def run_nvim(
 
 
 # ---------------------------------------------------------------------------- references
-
-
-def sse_floor(base_url: str) -> dict[str, Any]:
-    """CPU of httpx + httpx-sse alone reading the same stream (bench/sse_floor.py)."""
-    out = subprocess.run(
-        [PY, str(BENCH / "sse_floor.py"), base_url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=server_env(),
-    )
-    if out.returncode != 0:
-        return {"error": out.stderr[-500:]}
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 HTTP_PKGS = {"httpx", "httpcore", "h11", "anyio", "httpx_sse", "sniffio", "certifi", "idna"}
@@ -737,7 +724,9 @@ def main() -> None:
                 limit = min(args.wait_calm, budget[0])
                 busy, waited = wait_calm(limit) if limit > 0 else (nan, 0.0)
                 budget[0] -= waited  # the floor on a machine as calm as the experiments had
-                floor.append({**sse_floor(api.base_url), "run": run, "busy_before": busy})
+                floor.append(
+                    {**sse_floor(api.base_url, timeout=120), "run": run, "busy_before": busy}
+                )
                 print(f"httpx + httpx-sse alone, same stream at 2,000 tok/s: {floor[-1]}")
             if args.profile:
                 profile = profile_pass(root, api, by_name, args.tokens)

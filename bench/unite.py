@@ -62,7 +62,6 @@ from typing import Any
 import psutil
 
 from common import (
-    BENCH,
     PY,
     RESULTS,
     ROOT,
@@ -78,6 +77,7 @@ from common import (
     now_stamp,
     pct,
     server_env,
+    sse_floor,
     update_section,
     verdict,
 )
@@ -663,7 +663,7 @@ async def profile_pass(api: StandIn, root: Path, n_tokens: int, rate: float) -> 
     finally:
         await ed.stop()
     api.set_job(chunks, rate)
-    floor = await asyncio.to_thread(sse_floor, api.base_url)
+    floor = await asyncio.to_thread(floor_of, api.base_url)
     cats, top = profile_summary(out)
     return {"job": r, "floor": floor, "cats": cats, "top": top, "n": n_tokens, "rate": rate}
 
@@ -676,15 +676,12 @@ def _first_diff(got: str, want: str) -> str:
     return f"at {i}: got {got[max(0, i - 40) : i + 80]!r}, want {want[max(0, i - 40) : i + 80]!r}"
 
 
-def sse_floor(base_url: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [PY, str(BENCH / "sse_floor.py"), base_url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def floor_of(base_url: str) -> dict[str, Any]:
+    """The floor on the loopback's current job (it must have run: every ratio needs it)."""
+    floor = sse_floor(base_url)
+    if "error" in floor:
+        raise RuntimeError(f"bench/sse_floor.py failed: {floor['error']}")
+    return floor
 
 
 # ---------------------------------------------------------------------------- main
@@ -736,7 +733,7 @@ async def measure(args: argparse.Namespace, unite_exe: Path) -> dict[str, Any]:
                     if typing:
                         continue
                     api.set_job(chunks_for(size), RATE)
-                    f = await asyncio.to_thread(sse_floor, api.base_url)
+                    f = await asyncio.to_thread(floor_of, api.base_url)
                     f["chars"], f["run"] = size, run
                     floors.append(f)
                     print(
