@@ -140,14 +140,17 @@ async def test_rate_limited_then_ok_shows_the_wait_in_progress(session: Session)
 
 
 async def test_server_errors_after_a_broken_stream_restore_the_original(session: Session) -> None:
+    # paced, so the broken stream's first deltas reach the buffer before the cut (unpaced, all 12
+    # events and the cut can come in one read: nothing is sent, nothing to restore, no "restored")
     session.api.script(
-        Reply.drop(after_events=12, text=ASYNC_FETCH, chunks=3),
+        Reply.drop(after_events=12, text=ASYNC_FETCH, chunks=3, pace_tps=100),
         Reply.error(500, retry_after=0.05),
         Reply.error(500, retry_after=0.05),
     )
     uri = session.open("app.py", SOURCE)
     result = await session.run(uri, "refactor-to-async", session.span(uri, CURSOR))
     assert result["outcome"] == "error"
+    assert result["edits"] > 0, result  # the premise: the broken stream did change the buffer
     await settle(session, uri, SOURCE)
     assert any("upstream error" in m and "restored" in m for m in session.messages()), (
         session.messages(),
