@@ -3,56 +3,42 @@
 pygls 2.1 reads stdin in its thread pool: every incoming message costs three hand-offs to a
 worker thread and back (header line, blank line, body), each a future chained into the loop
 and a wake-up. While a job streams, the client answers each edit and reports it in a
-didChange, so that was six thread round trips per edit (bench/RESULTS.md). Here stdin is an
-`asyncio.StreamReader` on the pipe: a message that has arrived is parsed without leaving the
-loop. pygls' own message loop (`pygls.io_.run_async`) and writer are used unchanged. When stdin
-is not something asyncio can watch (a regular file), pygls' reader is used instead.
+didChange, so that was six thread round trips per edit (bench/RESULTS.md). Here stdin is read
+by an `asyncio.Protocol` on the pipe (`incoming.FrameReader`): a message is handled in the
+callback that received its last byte, no task woken per message. pygls' writer is used
+unchanged. When stdin is not something asyncio can watch (a regular file), pygls' reader and
+loop are used instead.
 
 pygls 2.1 also dispatches every incoming message with `isinstance` against runtime-checkable
 Protocols, which inspects the object's attributes one by one on each call; `FastDispatch`
-does the same dispatch with plain attribute tests.
+does the same dispatch with plain attribute tests, and takes the two messages of each streamed
+edit (a didChange, an applyEdit answer) to their handlers without pygls' machinery
+(`handle_body`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
+import json
 import logging
 import os
 import stat
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from pygls.io_ import StdoutWriter, run_async
+from lsprotocol import types as t
+from pygls.exceptions import FeatureNotificationError, JsonRpcException, JsonRpcInternalError
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
+from responses_lsp.incoming import FrameReader, did_change_params
+
 log = logging.getLogger(__name__)
-
-LINE_LIMIT = 1 << 16
-"""Longest header line accepted (bytes)."""
-
-
-class PipeReader:
-    """pygls' reader interface (`readline`, `readexactly`) over an `asyncio.StreamReader`;
-    end of input reads as `b""`, as pygls' loop expects."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
-
-    async def readline(self) -> bytes:
-        try:
-            return await self._reader.readline()
-        except ValueError:  # a header line over LINE_LIMIT: not a client we can talk to
-            log.error("a header line longer than %d bytes: closing", LINE_LIMIT)
-            return b""
-
-    async def readexactly(self, n: int) -> bytes:
-        try:
-            return await self._reader.readexactly(n)
-        except asyncio.IncompleteReadError:
-            return b""
 
 
 def _watchable(stdin: BinaryIO) -> bool:
@@ -67,23 +53,30 @@ def _watchable(stdin: BinaryIO) -> bool:
 
 
 async def _serve(server: LanguageServer, stdin: BinaryIO, stop: threading.Event) -> bool:
-    """Run pygls' message loop on `stdin` read by the loop; False if stdin cannot be watched."""
+    """Read and handle stdin's messages until it ends; False if stdin cannot be watched."""
     if not _watchable(stdin):
         return False
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    done: asyncio.Future[None] = loop.create_future()
+    protocol = server.protocol
+    assert isinstance(protocol, FastDispatch)
+
+    def on_body(body: bytes) -> None:
+        if stop.is_set():  # pygls' loop reads no more once the server is shut down
+            if not done.done():
+                done.set_result(None)
+            return
+        protocol.handle_body(body)
+
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+        transport, _ = await loop.connect_read_pipe(lambda: FrameReader(on_body, done), stdin)
     except (ValueError, OSError) as exc:
         log.info("stdin cannot be read by the event loop (%s): pygls' reader", exc)
         return False
-    await run_async(
-        stop_event=stop,
-        reader=PipeReader(reader),
-        protocol=server.protocol,
-        logger=log,
-        error_handler=server.report_server_error,
-    )
+    try:
+        await done
+    finally:
+        transport.close()
     return True
 
 
@@ -111,7 +104,56 @@ def serve_stdio(
 
 class FastDispatch(LanguageServerProtocol):
     """`handle_message` as pygls 2.1 has it, the message kind told by its attributes (the
-    order of pygls' isinstance checks: request, notification, response, error)."""
+    order of pygls' isinstance checks: request, notification, response, error); and
+    `handle_body`, what pygls' loop does with a message's body, with a short way for the two
+    messages of every streamed edit."""
+
+    _did_change: Callable[[Any], Any] | None = None
+
+    def handle_body(self, body: bytes) -> None:
+        """One message from the client. A didChange, or the answer to one of our applyEdits,
+        whose shape `incoming` takes, goes straight to its handler; anything else the way
+        pygls 2.1's `run_async` takes it (parsed with `structure_message` on every object,
+        then `handle_message`), errors reported as it reports them."""
+        try:
+            if self._handled_now(json.loads(body)):
+                return
+            message = json.loads(body, object_hook=self.structure_message)
+            self.handle_message(message)
+        except Exception as exc:
+            log.exception("Unable to handle message")
+            self._server.report_server_error(exc, JsonRpcException)
+
+    def _handled_now(self, data: Any) -> bool:
+        if type(data) is not dict or data.get("jsonrpc") != self.VERSION or self._shutdown:
+            return False
+        method = data.get("method")
+        if method == t.TEXT_DOCUMENT_DID_CHANGE and "id" not in data:
+            return self._did_change_now(data.get("params"))
+        if method is None and "result" in data and "error" not in data:
+            return self._answer_now(data)
+        return False
+
+    def _did_change_now(self, raw: Any) -> bool:
+        params = did_change_params(raw)
+        if params is None:
+            return False
+        handler = self._did_change
+        if handler is None:
+            handler = self._get_handler(t.TEXT_DOCUMENT_DID_CHANGE)
+            if inspect.isgeneratorfunction(handler) or inspect.iscoroutinefunction(handler):
+                return False  # one that yields to user handlers: pygls' way
+            self._did_change = handler
+        try:
+            handler(params)
+        except Exception:  # as pygls reports a failed notification handler
+            error = JsonRpcInternalError.of(sys.exc_info())  # type: ignore[no-untyped-call]
+            self._server._report_server_error(error, FeatureNotificationError)
+        return True
+
+    def _answer_now(self, data: dict[str, Any]) -> bool:  # noqa: ARG002 (wire.py has it)
+        """The answer to one of our own requests, handled if it can be without pygls (wire.py)."""
+        return False
 
     def handle_message(self, message: Any) -> None:
         if message.jsonrpc != self.VERSION:

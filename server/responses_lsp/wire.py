@@ -32,10 +32,12 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from cattrs import Converter
+from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.protocol import JsonRPCResponseMessage, LanguageServerProtocol
 
 from responses_lsp.contract import edit_label
+from responses_lsp.incoming import apply_edit_result
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -182,6 +184,18 @@ class WireProtocol(LanguageServerProtocol):
                         future.set_exception(exc)
                     raise
         return super().structure_message(data)
+
+    def _answer_now(self, data: dict[str, Any]) -> bool:
+        """An applyEdit answer whose result `incoming.apply_edit_result` reads: straight to
+        its future, as `structure_message` + `_handle_response` would take it."""
+        key = self._requests.key(data.get("id"))
+        if key is None or self._requests.result_type(key) is not t.ApplyWorkspaceEditResponse:
+            return False
+        result = apply_edit_result(data["result"])
+        if result is None:
+            return False
+        self._handle_response(key, result)
+        return True
 
     def _handle_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         key = self._requests.key(msg_id)
