@@ -144,12 +144,13 @@ def state_dir() -> str:
     return _STATE_DIR
 
 
-def sse_floor(base_url: str, timeout: float = 300) -> dict[str, Any]:
+def sse_floor(base_url: str, timeout: float = 300, script: str = "sse_floor.py") -> dict[str, Any]:
     """The floor of the CPU benches: `bench/sse_floor.py` (httpx + httpx-sse alone, its own
     process, none of our code on its path) reading the stream the loopback at `base_url`
-    serves next; its JSON line, or {"error": ...} when it failed."""
+    serves next; its JSON line, or {"error": ...} when it failed. `script="paced_floor.py"`:
+    the same stream read by httpx at our server's pace, no LSP (`bench/paced_floor.py`)."""
     out = subprocess.run(
-        [PY, str(BENCH / "sse_floor.py"), base_url],
+        [PY, str(BENCH / script), base_url],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -676,11 +676,11 @@ def _first_diff(got: str, want: str) -> str:
     return f"at {i}: got {got[max(0, i - 40) : i + 80]!r}, want {want[max(0, i - 40) : i + 80]!r}"
 
 
-def floor_of(base_url: str) -> dict[str, Any]:
+def floor_of(base_url: str, script: str = "sse_floor.py") -> dict[str, Any]:
     """The floor on the loopback's current job (it must have run: every ratio needs it)."""
-    floor = sse_floor(base_url)
+    floor = sse_floor(base_url, script=script)
     if "error" in floor:
-        raise RuntimeError(f"bench/sse_floor.py failed: {floor['error']}")
+        raise RuntimeError(f"bench/{script} failed: {floor['error']}")
     return floor
 
 
@@ -734,10 +734,14 @@ async def measure(args: argparse.Namespace, unite_exe: Path) -> dict[str, Any]:
                         continue
                     api.set_job(chunks_for(size), RATE)
                     f = await asyncio.to_thread(floor_of, api.base_url)
-                    f["chars"], f["run"] = size, run
+                    paced = await asyncio.to_thread(floor_of, api.base_url, "paced_floor.py")
+                    f["chars"], f["run"], f["paced"] = size, run, paced
                     floors.append(f)
                     print(
-                        f"  run {run + 1} floor {size:5} chars: cpu {f['cpu_s']:.2f} s", flush=True
+                        f"  run {run + 1} floor {size:5} chars: cpu {f['cpu_s']:.2f} s; "
+                        f"paced (httpx at our pace, no LSP) {paced['cpu_s']:.2f} s, "
+                        f"{paced['reads']} reads",
+                        flush=True,
                     )
             finally:
                 for ed in eds.values():
@@ -777,9 +781,13 @@ def report(
         "refused, didChange before the answer); runs interleaved, who goes "
         f"first rotates per run. {len(runs)} run(s); cells are min / median / max over runs. "
         "Floor = `bench/sse_floor.py` (httpx + httpx-sse alone, its own process) reading the "
-        "same Responses stream in the same run. Lag of our server includes the sanitizer "
-        "holding each line break until the next chunk (one chunk interval, 5 ms). The typing "
-        f"jobs: a person types {KEYS_PER_S} keys/s at the start of the file for the "
+        "same Responses stream in the same run. Paced floor = `bench/paced_floor.py`: the HTTP "
+        "side of our server alone — httpx reading the same stream at our pace (one socket read "
+        "per 34 ms edit window, through `api.pacing`), split by `api.sse`, `json.loads` per "
+        "event — no LSP, no editing: what any server on this HTTP stack pays at the edit rate "
+        "the lag targets need, before it does anything else. Lag of our server includes the "
+        "sanitizer holding each line break until the next chunk (one chunk interval, 5 ms). "
+        f"The typing jobs: a person types {KEYS_PER_S} keys/s at the start of the file for the "
         "whole job (a didChange per key; our edits refused while stale). applyEdits counts the "
         "edits applied; 'most in any 1 s' counts every applyEdit request (refused ones too).",
         "",
@@ -809,6 +817,12 @@ def report(
             lines.append(
                 f"| {label_job} | floor (httpx + httpx-sse) | {mmm(fl, '{:.2f}')} | | | | | | | | |"
             )
+            pl = [f["paced"]["cpu_s"] for f in floors if f["chars"] == size and "paced" in f]
+            if pl:
+                lines.append(
+                    f"| {label_job} | paced floor (httpx at our pace, no LSP) | "
+                    f"{mmm(pl, '{:.2f}')} | | | | | | | | |"
+                )
     lines += [
         "",
         "Ratios (per run, ours / the reference of the same run; median over runs, the runs in "
@@ -844,11 +858,21 @@ def report(
         ours_cpu = statistics.median(o["cpu"] for o, _, _ in pairs)
         unite_cpu = statistics.median(u["cpu"] for _, u, _ in pairs)
         floor_cpu = med([f["cpu_s"] for _, _, f in pairs if f])
+        paced_u, paced_u_runs = ratios(
+            [(f["paced"]["cpu_s"], u["cpu"]) for _, u, f in pairs if f and "paced" in f]
+        )
+        paced_txt = (
+            f"; the HTTP side alone at our pace (paced floor) {paced_u:.2f}x UniteAI's whole job "
+            f"({paced_u_runs})"
+            if paced_u == paced_u
+            else ""
+        )
         lines.append(
             f"- {label_job}: server CPU {cpu_u:.2f}x UniteAI's ({cpu_u_runs}), "
             f"{cpu_f:.2f}x the floor ({ours_cpu:.2f} vs {unite_cpu:.2f} s; the floor "
             f"{floor_cpu:.2f} s"
             + (", read without typing" if typing else "")
+            + paced_txt
             + f"); applyEdit wire bytes {wire:.2f}x UniteAI's ({wire_runs}); median lag "
             f"{lag:.2f}x UniteAI's ({lag_runs})."
         )
@@ -868,7 +892,13 @@ def report(
                     f"server CPU per job ≤ {CPU_VS_UNITE:g}x UniteAI 0.3.0's on the same job "
                     f"(per-run ratio, median over runs) — {label_job} at {RATE} chunks/s",
                     f"{cpu_u:.2f}x (runs {cpu_u_runs}; ours {ours_cpu:.2f} s, UniteAI "
-                    f"{unite_cpu:.2f} s on {cpu_name}; ours {cpu_f:.2f}x the floor)",
+                    f"{unite_cpu:.2f} s on {cpu_name}; ours {cpu_f:.2f}x the floor"
+                    + (
+                        f"; httpx alone at our pace, no LSP: {paced_u:.2f}x UniteAI's"
+                        if paced_u == paced_u
+                        else ""
+                    )
+                    + ")",
                     cpu_u <= CPU_VS_UNITE,
                 )
             )

@@ -1,8 +1,9 @@
 """The server's stdin is read by the event loop (`responses_lsp.stdio`), issue 16.
 
 pygls 2.1 reads stdin in its thread pool (three thread round trips per message); the server
-reads a pipe with an `asyncio.StreamReader` instead, and falls back to pygls' reader for
-what epoll cannot watch (a regular file, /dev/null), which would otherwise hang it.
+reads a pipe with an `asyncio.Protocol` instead (`incoming.FrameReader`), and falls back to
+pygls' reader for what epoll cannot watch (a regular file, /dev/null), which would otherwise
+hang it.
 """
 
 from __future__ import annotations
