@@ -7,9 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from responses_lsp.api.events import (
+    _DELTA_TYPE,
+    _EVENT_ADAPTER,
     CompactedResponse,
     CompactionItem,
     CustomToolCallItem,
@@ -556,3 +560,51 @@ def test_every_event_the_loopback_sends_parses(reply: Reply) -> None:
 def test_validation_error_is_raised_for_wrong_field_types() -> None:
     with pytest.raises(ValidationError):
         parse_event({"type": "response.completed", "response": {"id": "r", "output": "nope"}})
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-2, 2) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+_DELTA_FIELDS = ["type", "delta", "item_id", "output_index", "content_index", "sequence_number"]
+
+
+@st.composite
+def _delta_like_frames(draw: st.DrawFn) -> str:
+    """The `data` of a frame that mentions the delta type: well formed or not, the type
+    elsewhere (a value, an extra field, a duplicate key), fields of any JSON type."""
+    kind = draw(st.sampled_from(["response.output_text.delta", "response.refusal.delta", "x"]))
+    fields = [f'"type": {json.dumps(kind)}']
+    for name in draw(st.lists(st.sampled_from([*_DELTA_FIELDS, "logprobs", "note"]), max_size=5)):
+        value = draw(st.sampled_from(["response.output_text.delta", None]) | _JSON_VALUES)
+        fields.append(f"{json.dumps(name)}: {json.dumps(value)}")
+    fields = draw(st.permutations(fields))
+    text = "{" + ", ".join(fields) + "}"
+    if draw(st.booleans()):  # where the type is not the first thing said
+        text = text.replace('"x"', '"response.output_text.delta"', 1)
+    return draw(st.sampled_from([text, text[:-1], "[" + text + "]", text + " "]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_delta_like_frames())
+def test_the_delta_path_parses_exactly_as_the_union(data: str) -> None:
+    """`parse_event`'s shortcut for text deltas accepts, rejects and reads every payload that
+    names the delta type as the discriminated union does."""
+    assert _DELTA_TYPE in data or '"type": "x"' in data or "refusal" in data
+    try:
+        expected: Any = _EVENT_ADAPTER.validate_json(data)
+    except ValidationError:
+        expected = ValidationError
+    try:
+        got: Any = parse_event(data)
+    except ValidationError:
+        got = ValidationError
+    if expected is ValidationError or got is ValidationError:
+        assert got is expected
+        return
+    assert type(got) is type(expected)
+    assert got.model_dump() == expected.model_dump()
+    assert got.model_extra == expected.model_extra
