@@ -162,6 +162,19 @@ def test_a_column_inside_a_character_or_past_the_line_is_clamped(
             assert units(doc.line(line)[: column - 1], name) < max(character, 1)
 
 
+@given(texts, st.integers(-2, 8), st.integers(-3, 40))
+def test_clamp_keeps_a_position_in_the_document(text: str, line: int, column: int) -> None:
+    doc = Document("u", text)
+    lines = reference_lines(text)
+    if line < 0:
+        expected = (0, 0)
+    elif line >= len(lines):
+        expected = (len(lines) - 1, len(lines[-1].rstrip("\r\n")))
+    else:
+        expected = (line, max(0, min(column, len(lines[line].rstrip("\r\n")))))
+    assert doc.clamp((line, column)) == expected
+
+
 def test_surrogate_pairs_and_lone_surrogates() -> None:
     utf16 = Encoding("utf-16")
     line = "x😀y"

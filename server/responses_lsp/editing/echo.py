@@ -101,11 +101,15 @@ def apply_did_change(
         # The last content change of the notification holds whatever the client applied
         # and acknowledged before it sent it: edits it certainly applied are in it.
         last = index == len(events) - 1
-        for kind, sent_index, span in decompose(doc, streamer, encoding, change, budget, last):
+        pieces = decompose(doc, streamer, encoding, change, budget, last)
+        for kind, sent_index, span in pieces:
             if kind == "ours":
                 if span is _NO_SPAN:  # where its positions point now
                     span = streamer.literal(streamer.pending[sent_index])
-                piece = doc.make_change(*span)
+                if len(pieces) == 1 and span == (change.start, change.end, change.text):
+                    piece = change  # the change is exactly our edit (the common case)
+                else:
+                    piece = doc.make_change(*span)
                 streamer.take(sent_index, piece)
             else:
                 piece = doc.make_change(span[0], span[1], span[2])
@@ -478,8 +482,8 @@ def _combined_echo(
     then the line break left over), so the effect of a short run of changes is compared
     with our pending edits too. Rare, so a scratch copy of the document is fine.
     """
-    if not streamer.pending or streamer.match(first) is not None or index + 1 >= len(events):
-        return 0
+    if index + 1 >= len(events) or not streamer.pending or streamer.match(first) is not None:
+        return 0  # (a lone change, the common case, first: `decompose` matches it next)
     candidates = streamer.candidates()
     for count in range(2, min(MAX_COMBINED, len(events) - index) + 1):
         scratch = Document(doc.uri, "", doc.version, doc.language_id)
