@@ -237,3 +237,48 @@ def test_a_body_that_is_no_json_is_reported_not_raised() -> None:
     server.report_server_error = lambda exc, _source: reported.append(exc)  # type: ignore[method-assign]
     server.protocol.handle_body(b"{not json")
     assert len(reported) == 1 and isinstance(reported[0], ValueError)
+
+
+def test_a_message_that_cannot_take_the_short_way_is_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A didOpen (of a big file, say) is not parsed for the short way and again for pygls';
+    a didChange is parsed once; only a body that looks like one of the two and is not (an
+    answer of an odd shape) is parsed twice."""
+    import responses_lsp.stdio as stdio
+
+    parses: list[bytes] = []
+
+    class CountingJson:
+        @staticmethod
+        def loads(body: bytes, **kwargs: Any) -> Any:
+            parses.append(body)
+            return json.loads(body, **kwargs)
+
+    monkeypatch.setattr(stdio, "json", CountingJson)
+    server = ResponsesLanguageServer()
+    protocol = server.protocol
+    protocol._did_change = lambda _params: None
+    opened = {
+        "jsonrpc": "2.0",
+        "method": "textDocument/didOpen",
+        "params": {
+            "textDocument": {"uri": "file:///a.py", "languageId": "python", "version": 1},
+        },
+    }
+    opened["params"]["textDocument"]["text"] = "x = 1\n" * 1000  # type: ignore[index]
+    protocol.handle_body(json.dumps(opened).encode())
+    assert len(parses) == 1
+    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
+    change = {
+        "jsonrpc": "2.0",
+        "method": "textDocument/didChange",
+        "params": {
+            "textDocument": {"uri": "file:///a.py", "version": 2},
+            "contentChanges": [{"range": rng, "text": "y"}],
+        },
+    }
+    protocol.handle_body(json.dumps(change).encode())
+    assert len(parses) == 2
+    protocol.handle_body(b'{"jsonrpc":"2.0","id":99,"result":{"applied":1}}')  # not ours
+    assert len(parses) == 4
