@@ -48,6 +48,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import statistics
@@ -861,10 +862,11 @@ def report(
         paced_u, paced_u_runs = ratios(
             [(f["paced"]["cpu_s"], u["cpu"]) for _, u, f in pairs if f and "paced" in f]
         )
+        has_paced = not math.isnan(paced_u)  # runs measured with the paced floor
         paced_txt = (
             f"; the HTTP side alone at our pace (paced floor) {paced_u:.2f}x UniteAI's whole job "
             f"({paced_u_runs})"
-            if paced_u == paced_u
+            if has_paced
             else ""
         )
         lines.append(
@@ -895,7 +897,7 @@ def report(
                     f"{unite_cpu:.2f} s on {cpu_name}; ours {cpu_f:.2f}x the floor"
                     + (
                         f"; httpx alone at our pace, no LSP: {paced_u:.2f}x UniteAI's"
-                        if paced_u == paced_u
+                        if has_paced
                         else ""
                     )
                     + ")",
