@@ -185,6 +185,20 @@ def test_a_header_without_length_is_skipped_and_an_endless_one_closes(
 # ------------------------------------------------------------------ dispatch
 
 
+def _did_change_body(version: int, text: str) -> bytes:
+    """A didChange inserting `text` at the start of file:///a.py, as a client writes it."""
+    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
+    change = {
+        "jsonrpc": "2.0",
+        "method": "textDocument/didChange",
+        "params": {
+            "textDocument": {"uri": "file:///a.py", "version": version},
+            "contentChanges": [{"range": rng, "text": text}],
+        },
+    }
+    return json.dumps(change).encode()
+
+
 def test_the_short_way_and_pygls_way_reach_the_same_handlers() -> None:
     """A didChange goes to the protocol's handler; an applyEdit answer resolves its future
     with the typed result; a message the short way does not take (a request) still works."""
@@ -202,16 +216,7 @@ def test_the_short_way_and_pygls_way_reach_the_same_handlers() -> None:
             pass
 
     protocol.set_writer(Writer())
-    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
-    change = {
-        "jsonrpc": "2.0",
-        "method": "textDocument/didChange",
-        "params": {
-            "textDocument": {"uri": "file:///a.py", "version": 2},
-            "contentChanges": [{"range": rng, "text": "x"}],
-        },
-    }
-    protocol.handle_body(json.dumps(change).encode())
+    protocol.handle_body(_did_change_body(version=2, text="x"))
     assert len(seen) == 1 and seen[0].text_document.version == 2
 
     future: Future[Any] = protocol.send_request("workspace/applyEdit", {"edit": {}})
@@ -269,16 +274,7 @@ def test_a_message_that_cannot_take_the_short_way_is_parsed_once(
     opened["params"]["textDocument"]["text"] = "x = 1\n" * 1000  # type: ignore[index]
     protocol.handle_body(json.dumps(opened).encode())
     assert len(parses) == 1
-    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
-    change = {
-        "jsonrpc": "2.0",
-        "method": "textDocument/didChange",
-        "params": {
-            "textDocument": {"uri": "file:///a.py", "version": 2},
-            "contentChanges": [{"range": rng, "text": "y"}],
-        },
-    }
-    protocol.handle_body(json.dumps(change).encode())
+    protocol.handle_body(_did_change_body(version=2, text="y"))
     assert len(parses) == 2
     protocol.handle_body(b'{"jsonrpc":"2.0","id":99,"result":{"applied":1}}')  # not ours
     assert len(parses) == 4
